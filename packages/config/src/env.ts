@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+const int = (min = 1) => z.coerce.number().int().min(min);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/** Every variable the gateway reads, with its default (../shared/API.md plus documented extensions). */
+export const Env = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .default('gw'),
+
+  PORT: int(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  BODY_LIMIT_BYTES: int().default(256 * 1024),
+  TRUST_PROXY: bool.default(false),
+
+  LLM_SERVICE: z.enum(['ollama', 'vllm']).default('ollama'),
+  OLLAMA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VLLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VLLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  LLM_CONCURRENCY: int().max(1_000).optional(),
+  LLM_TIMEOUT_MS: int(100).default(60_000),
+  LLM_IDLE_TIMEOUT_MS: int(100).optional(),
+  LLM_MAX_CONTEXT_TOKENS: int(256).default(4096),
+  LLM_MAX_TOKENS: int().default(512),
+  LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.7),
+  LLM_MAX_ATTEMPTS: int().max(20).default(4),
+  LLM_BACKOFF_MS: int(1).default(1_000),
+  WORKER_CONCURRENCY: int().max(1_000).optional(),
+
+  TTS_ENGINE: z.enum(['espeak', 'openai', 'gpt-sovits', 'none']).default('espeak'),
+  TTS_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TTS_CONCURRENCY: int().max(100).default(2),
+  TTS_DEFAULT: bool.default(true),
+  TTS_DEFAULT_VOICE: z.string().min(1).default('ko'),
+
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+
+  JOB_RETENTION_SECONDS: int(60).default(86_400),
+  QUEUE_MAX_DEPTH: int().default(50_000),
+  EVENT_FLUSH_MS: int(0).max(1_000).default(25),
+  SSE_HEARTBEAT_MS: int(100).default(15_000),
+  CORS_ORIGINS: csv.default([]),
+});
+export type Env = z.infer<typeof Env>;

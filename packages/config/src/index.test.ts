@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './index.js';
+
+describe('parseConfig', () => {
+  it('applies the defaults of the public contract', () => {
+    const c = parseConfig({});
+    expect(c.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(c.http.port).toBe(8080);
+    expect(c.http.host).toBe('0.0.0.0');
+    expect(c.llm.service).toBe('ollama');
+    expect(c.llm.model).toBe('gemma-3-27b-it');
+    expect(c.llm.concurrency).toBe(4);
+    expect(c.llm.timeoutMs).toBe(60_000);
+    expect(c.llm.maxContextTokens).toBe(4096);
+    expect(c.llm.baseUrl).toBeNull();
+    expect(c.tts.engine).toBe('espeak');
+    expect(c.tts.concurrency).toBe(2);
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('picks the vLLM defaults and base URL', () => {
+    const c = parseConfig({
+      LLM_SERVICE: 'vllm',
+      VLLM_BASE_URL: 'http://gpu:8002',
+      OLLAMA_BASE_URL: 'http://x:1',
+    });
+    expect(c.llm.model).toBe('unsloth/gemma-3-27b-it-bnb-4bit');
+    expect(c.llm.concurrency).toBe(12);
+    expect(c.llm.baseUrl).toBe('http://gpu:8002');
+  });
+
+  it('caps the per-process concurrency at the global limit', () => {
+    const c = parseConfig({ LLM_CONCURRENCY: '3', WORKER_CONCURRENCY: '10' });
+    expect(c.llm.workerConcurrency).toBe(3);
+  });
+
+  it('names each bad variable in one line without echoing the value', () => {
+    const secret = 'short-secret-value';
+    let message = '';
+    try {
+      parseConfig({ LLM_SERVICE: 'gpt', PORT: 'eighty', JWT_SECRET: secret });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain('LLM_SERVICE');
+    expect(message).toContain('PORT');
+    expect(message).toContain('JWT_SECRET');
+    expect(message).not.toContain(secret);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('requires JWT_SECRET in production and a TTS URL for the openai engine', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
+    expect(() => parseConfig({ TTS_ENGINE: 'openai' })).toThrow(/TTS_BASE_URL/);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseConfig({ OLLAMA_BASE_URL: '', LLM_CONCURRENCY: '' }).llm.baseUrl).toBeNull();
+  });
+});

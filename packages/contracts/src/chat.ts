@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/** Public API bodies for chat jobs (see ../shared/API.md, "Chat jobs"). */
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export const TtsMode = z.enum(['realtime', 'delayed', 'on_click']);
+export type TtsMode = z.infer<typeof TtsMode>;
+
+export const Scenario = z
+  .object({
+    opponent: z.string().max(2_000).optional(),
+    situation: z.string().max(4_000).optional(),
+    background: z.string().max(8_000).optional(),
+  })
+  .strict();
+export type Scenario = z.infer<typeof Scenario>;
+
+// Ids are opaque, URL-safe strings; a bound on their shape keeps odd input away from Redis keys.
+export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+
+export const ChatJobRequest = z
+  .object({
+    message: z.string().trim().min(1, 'must not be empty').max(16_000),
+    conversation_id: Id.optional(),
+    character_id: Id.optional(),
+    character_name: z.string().trim().min(1).max(200).optional(),
+    persona: z.string().max(16_000).optional(),
+    scenario: Scenario.optional(),
+    greeting: z.string().max(4_000).optional(),
+    model: z.string().min(1).max(200).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    max_tokens: z.number().int().min(1).max(32_768).optional(),
+    tts: z.boolean().optional(),
+    tts_mode: TtsMode.optional(),
+    voice_id: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type ChatJobRequest = z.infer<typeof ChatJobRequest>;
+
+export const JobLinks = z.object({ self: z.string(), events: z.string(), audio: z.string() });
+
+export const ChatJobAccepted = z.object({
+  job_id: z.string(),
+  conversation_id: z.string(),
+  status: JobStatus,
+  links: JobLinks,
+});
+export type ChatJobAccepted = z.infer<typeof ChatJobAccepted>;
+
+export const Usage = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+export const Reply = z.object({
+  content: z.string(),
+  model: z.string(),
+  finish_reason: z.enum(['stop', 'length']),
+  usage: Usage,
+});
+export type Reply = z.infer<typeof Reply>;
+
+export const TtsStatus = z.enum(['pending', 'running', 'completed', 'failed', 'skipped']);
+export type TtsStatus = z.infer<typeof TtsStatus>;
+
+export const TtsInfo = z.object({
+  status: TtsStatus,
+  mode: TtsMode.optional(),
+  voice_id: z.string().nullable().optional(),
+  format: z.string().optional(),
+  audio_url: z.string().optional(),
+  duration_seconds: z.number().optional(),
+  reason: z.string().optional(),
+});
+export type TtsInfo = z.infer<typeof TtsInfo>;
+
+export const JobErrorInfo = z.object({ code: z.string(), message: z.string() });
+export type JobErrorInfo = z.infer<typeof JobErrorInfo>;
+
+export const ChatJobView = z.object({
+  job_id: z.string(),
+  conversation_id: z.string(),
+  status: JobStatus,
+  queue_position: z.number().int().nullable(),
+  eta_seconds: z.number().nullable(),
+  workers_online: z.number().int().nullable(),
+  backend: z.object({ status: z.enum(['up', 'down', 'unknown']) }).optional(),
+  attempt: z.number().int(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  reply: Reply.nullable(),
+  tts: TtsInfo.nullable(),
+  error: JobErrorInfo.nullable(),
+});
+export type ChatJobView = z.infer<typeof ChatJobView>;
+
+export const ConversationMessage = z.object({
+  role: z.enum(['user', 'assistant']),
+  content: z.string(),
+  job_id: z.string().nullable(),
+  created_at: z.string(),
+});
+export type ConversationMessage = z.infer<typeof ConversationMessage>;
+
+export const ConversationView = z.object({
+  conversation_id: z.string(),
+  character_id: z.string().nullable(),
+  messages: z.array(ConversationMessage),
+});
+export type ConversationView = z.infer<typeof ConversationView>;
+
+export const ModelsView = z.object({
+  backend: z.enum(['vllm', 'ollama']),
+  models: z.array(z.object({ id: z.string(), details: z.record(z.string(), z.unknown()) })),
+});
+export type ModelsView = z.infer<typeof ModelsView>;

@@ -1,0 +1,196 @@
+import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } from '@gateway/contracts';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { APPEND_EVENTS, CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
+
+/** What the gateway keeps about a chat job, beyond BullMQ's own (short-lived) job. */
+export interface JobRecord {
+  id: string;
+  owner: string;
+  conversationId: string;
+  turn: number;
+  kind: ChatJobData['kind'];
+  status: JobStatus;
+  attempt: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  reply: Reply | null;
+  tts: TtsInfo | null;
+  error: JobErrorInfo | null;
+  cancelRequested: boolean;
+  data: ChatJobData | null;
+}
+
+type ScriptReply = [number, string | number];
+
+interface JobScripts {
+  gwCreateJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
+  gwStartJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
+  gwAppendEvents(job: string, events: string, ...args: (string | number)[]): Promise<number>;
+  gwFinishJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
+  gwPatchJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
+}
+
+const SCRIPTS = {
+  gwCreateJob: CREATE_JOB,
+  gwStartJob: START_JOB,
+  gwAppendEvents: APPEND_EVENTS,
+  gwFinishJob: FINISH_JOB,
+  gwPatchJob: PATCH_JOB,
+};
+
+function withScripts(redis: Redis): Redis & JobScripts {
+  const r = redis as Redis & Partial<JobScripts>;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (!(name in r)) redis.defineCommand(name, { numberOfKeys: 2, lua });
+  }
+  return r as Redis & JobScripts;
+}
+
+const eventArgs = (events: JobEvent[]) => events.flatMap((e) => [e.event, JSON.stringify(e.data)]);
+const fieldArgs = (fields: Record<string, string | number>) => Object.entries(fields).flat();
+
+const json = <T>(v: string | undefined): T | null => (v ? (JSON.parse(v) as T) : null);
+const num = (v: string | undefined) => (v ? Number(v) : null);
+
+export type StartResult = { started: true; attempt: number } | { started: false; status: string };
+export type FinishResult = { finished: boolean; status: string };
+
+/** Job records and their event streams. Every write that also emits events is one atomic script. */
+export class JobStore {
+  private readonly redis: Redis & JobScripts;
+
+  constructor(
+    redis: Redis,
+    readonly keys: Keys,
+    readonly ttlSeconds: number,
+  ) {
+    this.redis = withScripts(redis);
+  }
+
+  async create(
+    data: ChatJobData,
+    extra: { tts?: TtsInfo | null } = {},
+    events: JobEvent[] = [],
+  ): Promise<boolean> {
+    const fields: Record<string, string | number> = {
+      id: data.job_id,
+      owner: data.owner,
+      conversation_id: data.conversation_id,
+      turn: data.turn,
+      kind: data.kind,
+      status: 'queued',
+      attempt: 0,
+      created_at: data.created_at,
+      data: JSON.stringify(data),
+    };
+    if (extra.tts) fields.tts = JSON.stringify(extra.tts);
+    const args = fieldArgs(fields);
+    const created = await this.redis.gwCreateJob(
+      this.keys.job(data.job_id),
+      this.keys.events(data.job_id),
+      this.ttlSeconds,
+      args.length,
+      ...args,
+      ...eventArgs(events),
+    );
+    return created === 1;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const h = await this.redis.hgetall(this.keys.job(id));
+    if (!h.id) return null;
+    return {
+      id: h.id,
+      owner: h.owner ?? '',
+      conversationId: h.conversation_id ?? '',
+      turn: Number(h.turn ?? 0),
+      kind: (h.kind as ChatJobData['kind']) ?? 'roleplay',
+      status: (h.status as JobStatus) ?? 'queued',
+      attempt: Number(h.attempt ?? 0),
+      createdAt: Number(h.created_at ?? 0),
+      startedAt: num(h.started_at),
+      finishedAt: num(h.finished_at),
+      reply: json<Reply>(h.reply),
+      tts: json<TtsInfo>(h.tts),
+      error: json<JobErrorInfo>(h.error),
+      cancelRequested: h.cancel_requested === '1',
+      data: json<ChatJobData>(h.data),
+    };
+  }
+
+  async start(id: string, now = Date.now()): Promise<StartResult> {
+    const [ok, value] = await this.redis.gwStartJob(
+      this.keys.job(id),
+      this.keys.events(id),
+      this.ttlSeconds,
+      now,
+    );
+    return ok === 1 ? { started: true, attempt: Number(value) } : { started: false, status: String(value) };
+  }
+
+  /** Appends events for the given attempt; false when the job moved on (cancelled, finished, re-run). */
+  async append(id: string, attempt: number, events: JobEvent[]): Promise<boolean> {
+    if (events.length === 0) return true;
+    const r = await this.redis.gwAppendEvents(
+      this.keys.job(id),
+      this.keys.events(id),
+      attempt,
+      this.ttlSeconds,
+      ...eventArgs(events),
+    );
+    return r === 1;
+  }
+
+  async finish(
+    id: string,
+    status: Extract<JobStatus, 'completed' | 'failed' | 'cancelled'>,
+    fields: { reply?: Reply; error?: JobErrorInfo; tts?: TtsInfo },
+    events: JobEvent[],
+    now = Date.now(),
+  ): Promise<FinishResult> {
+    const f: Record<string, string | number> = { finished_at: now };
+    if (fields.reply) f.reply = JSON.stringify(fields.reply);
+    if (fields.error) f.error = JSON.stringify(fields.error);
+    if (fields.tts) f.tts = JSON.stringify(fields.tts);
+    const args = fieldArgs(f);
+    const [ok, value] = await this.redis.gwFinishJob(
+      this.keys.job(id),
+      this.keys.events(id),
+      status,
+      this.ttlSeconds,
+      args.length,
+      ...args,
+      ...eventArgs(events),
+    );
+    return { finished: ok === 1, status: String(value) };
+  }
+
+  /**
+   * Changes fields of a job whatever its status (speech after the reply). With a guard, the change and
+   * its events happen at most once. Returns false when the guard was already set or the job is gone.
+   */
+  async patch(
+    id: string,
+    fields: Record<string, string | number>,
+    events: JobEvent[],
+    guard = '',
+  ): Promise<boolean> {
+    const args = fieldArgs(fields);
+    const r = await this.redis.gwPatchJob(
+      this.keys.job(id),
+      this.keys.events(id),
+      guard,
+      this.ttlSeconds,
+      args.length,
+      ...args,
+      ...eventArgs(events),
+    );
+    return r === 1;
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    await this.redis.hset(this.keys.job(id), 'cancel_requested', '1');
+  }
+}

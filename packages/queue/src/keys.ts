@@ -1,0 +1,43 @@
+/**
+ * Every Redis key the gateway uses, built in one place. Keys that a script touches together share a
+ * hash tag (`{jobId}`, `{conversationId}`) so that they live in one slot on a Redis Cluster.
+ */
+export const QUEUE = { chat: '{chat}', tts: '{tts}' } as const;
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+export interface Keys {
+  readonly prefix: string;
+  job(id: string): string;
+  events(id: string): string;
+  audio(id: string): string;
+  audioChunk(id: string, chunk: number): string;
+  conversation(id: string): string;
+  conversationTurns(id: string): string;
+  conversationPending(id: string): string;
+  idempotency(owner: string, key: string): string;
+  chatStats(): string;
+  /** BullMQ's own keys for a queue, read for queue position and depth. */
+  bull(queue: QueueName, suffix: 'wait' | 'prioritized' | 'active' | 'delayed' | 'meta' | 'paused'): string;
+  workers(kind: 'llm' | 'tts'): string;
+  cancelChannel(): string;
+  backendState(): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  return {
+    prefix,
+    job: (id) => `${prefix}:job:{${id}}`,
+    events: (id) => `${prefix}:ev:{${id}}`,
+    audio: (id) => `${prefix}:audio:{${id}}`,
+    audioChunk: (id, chunk) => `${prefix}:audio:{${id}}:${chunk}`,
+    conversation: (id) => `${prefix}:conv:{${id}}`,
+    conversationTurns: (id) => `${prefix}:conv:{${id}}:turns`,
+    conversationPending: (id) => `${prefix}:conv:{${id}}:pending`,
+    idempotency: (owner, key) => `${prefix}:idem:${owner}:${key}`,
+    chatStats: () => `${prefix}:stats:{chat}`,
+    bull: (queue, suffix) => `${prefix}:${queue}:${suffix}`,
+    workers: (kind) => `${prefix}:workers:${kind}`,
+    cancelChannel: () => `${prefix}:cancel`,
+    backendState: () => `${prefix}:backend`,
+  };
+}

@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import type { Keys, QueueName } from './keys.js';
+
+/** Cheap views of a queue: depth, one job's place in line, recent job time, workers online. */
+export class QueueStats {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly queue: QueueName,
+  ) {}
+
+  /** Jobs waiting for a slot (plain FIFO and prioritized). */
+  async depth(): Promise<number> {
+    const r = await this.redis
+      .multi()
+      .llen(this.keys.bull(this.queue, 'wait'))
+      .zcard(this.keys.bull(this.queue, 'prioritized'))
+      .exec();
+    return (r ?? []).reduce((n, [, v]) => n + Number(v ?? 0), 0);
+  }
+
+  /**
+   * 1-based place in line, or null when the job is not waiting. BullMQ serves the FIFO list (oldest at its
+   * right end) before prioritized jobs (lowest score first).
+   */
+  async position(jobId: string): Promise<number | null> {
+    const waitKey = this.keys.bull(this.queue, 'wait');
+    const r = await this.redis
+      .multi()
+      .lpos(waitKey, jobId)
+      .llen(waitKey)
+      .zrank(this.keys.bull(this.queue, 'prioritized'), jobId)
+      .exec();
+    const [idx, len, rank] = (r ?? []).map(([, v]) => (v === null || v === undefined ? null : Number(v)));
+    if (idx !== null && idx !== undefined && len !== null && len !== undefined) return len - idx;
+    if (rank !== null && rank !== undefined) return (len ?? 0) + rank + 1;
+    return null;
+  }
+
+  /** Records a finished job's run time into a moving average (ms). */
+  async recordJobTime(ms: number): Promise<void> {
+    await this.redis.eval(
+      `local a = tonumber(redis.call('HGET', KEYS[1], 'avg_ms') or ARGV[1])
+       redis.call('HSET', KEYS[1], 'avg_ms', a * 0.9 + tonumber(ARGV[1]) * 0.1)
+       redis.call('HINCRBY', KEYS[1], 'finished', 1)`,
+      1,
+      this.keys.chatStats(),
+      ms,
+    );
+  }
+
+  async averageJobMs(): Promise<number | null> {
+    const v = await this.redis.hget(this.keys.chatStats(), 'avg_ms');
+    return v ? Number(v) : null;
+  }
+}
+
+/** Liveness of worker processes: each refreshes its score; a process not seen for `staleMs` is offline. */
+export class WorkerRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly kind: 'llm' | 'tts',
+    private readonly staleMs = 15_000,
+  ) {}
+
+  async beat(workerId: string, now = Date.now()): Promise<void> {
+    const key = this.keys.workers(this.kind);
+    await this.redis
+      .multi()
+      .zadd(key, now, workerId)
+      .zremrangebyscore(key, 0, now - this.staleMs * 4)
+      .exec();
+  }
+
+  async leave(workerId: string): Promise<void> {
+    await this.redis.zrem(this.keys.workers(this.kind), workerId);
+  }
+
+  async online(now = Date.now()): Promise<number> {
+    return this.redis.zcount(this.keys.workers(this.kind), now - this.staleMs, '+inf');
+  }
+}

@@ -1,0 +1,47 @@
+import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type Keys, QUEUE } from './keys.js';
+
+export interface RetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+/**
+ * Options of every chat job: BullMQ keeps nothing after the end (our job record and event stream hold
+ * the result), and retries back off exponentially with jitter so a recovering backend is not stampeded.
+ */
+export function chatJobOptions(jobId: string, retry: RetryPolicy): JobsOptions {
+  return {
+    jobId,
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+    removeOnComplete: true,
+    removeOnFail: { age: 3_600, count: 10_000 },
+  };
+}
+
+/** Speech jobs: realtime before delayed (lower number = sooner in BullMQ). */
+export function ttsJobOptions(
+  chatJobId: string,
+  mode: 'realtime' | 'delayed' | 'on_click',
+  retry: RetryPolicy,
+): JobsOptions {
+  return {
+    jobId: `${chatJobId}-tts`,
+    priority: mode === 'delayed' ? 10 : 1,
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+    removeOnComplete: true,
+    removeOnFail: { age: 3_600, count: 10_000 },
+  };
+}
+
+export function createQueue(name: string, connection: ConnectionOptions | Redis, keys: Keys): Queue {
+  return new Queue(name, { connection: connection as ConnectionOptions, prefix: keys.prefix });
+}
+
+export const createChatQueue = (connection: ConnectionOptions | Redis, keys: Keys) =>
+  createQueue(QUEUE.chat, connection, keys);
+export const createTtsQueue = (connection: ConnectionOptions | Redis, keys: Keys) =>
+  createQueue(QUEUE.tts, connection, keys);

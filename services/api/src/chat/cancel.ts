@@ -1,0 +1,34 @@
+import { GatewayError, TERMINAL_STATUSES } from '@gateway/contracts';
+import type { JobRecord } from '@gateway/queue';
+import type { ApiDeps } from '../deps.js';
+
+/**
+ * Cancels a job. A waiting job leaves the queue at once; a running one is aborted by the worker that
+ * holds it (told over pub/sub), which ends it `cancelled`. The flag in the record closes the race with a
+ * worker that is just taking the job: it refuses to start a job marked for cancellation.
+ */
+export async function cancelChatJob(deps: ApiDeps, rec: JobRecord): Promise<'cancelled' | 'cancelling'> {
+  if (TERMINAL_STATUSES.has(rec.status)) {
+    throw new GatewayError('conflict', `the job already ended (${rec.status})`, {
+      details: { status: rec.status },
+    });
+  }
+  await deps.jobs.requestCancel(rec.id);
+  const state = await deps.chatQueue.getJobState(rec.id);
+  if (state !== 'active') {
+    // Waiting, delayed for a retry, or not yet enqueued behind an earlier turn.
+    if (state !== 'unknown') await deps.chatQueue.remove(rec.id).catch(() => 0);
+    const ended = await deps.jobs.finish(
+      rec.id,
+      'cancelled',
+      { tts: { status: 'skipped', reason: 'cancelled' } },
+      [{ event: 'done', data: { status: 'cancelled' } }],
+    );
+    if (ended.finished) {
+      await deps.dispatcher.advance(rec.conversationId, rec.id);
+      return 'cancelled';
+    }
+  }
+  await deps.redis.publish(deps.keys.cancelChannel(), rec.id);
+  return 'cancelling';
+}

@@ -1,0 +1,53 @@
+import { type ChatJobView, GatewayError } from '@gateway/contracts';
+import type { JobRecord } from '@gateway/queue';
+import type { ApiDeps } from '../deps.js';
+import { jobLinks } from './submit.js';
+
+const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
+
+export interface QueueEstimate {
+  queue_position: number | null;
+  eta_seconds: number | null;
+  workers_online: number | null;
+}
+
+/** Where a waiting job stands: its place in line and when it should start, from recent job times. */
+export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<QueueEstimate> {
+  const [workers, position, avgMs] = await Promise.all([
+    deps.llmWorkers.online(),
+    rec.status === 'queued' ? deps.chatStats.position(rec.id) : Promise.resolve(null),
+    rec.status === 'queued' ? deps.chatStats.averageJobMs() : Promise.resolve(null),
+  ]);
+  const concurrency = deps.config.llm.concurrency;
+  const eta =
+    position === null
+      ? null
+      : Math.round(((Math.ceil(position / concurrency) * (avgMs ?? 2_000)) / 1000) * 10) / 10;
+  return { queue_position: position, eta_seconds: eta, workers_online: workers };
+}
+
+export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobView> {
+  const q = await estimateQueue(deps, rec);
+  const tts =
+    rec.tts && rec.tts.status === 'completed' ? { ...rec.tts, audio_url: jobLinks(rec.id).audio } : rec.tts;
+  return {
+    job_id: rec.id,
+    conversation_id: rec.conversationId,
+    status: rec.status,
+    ...q,
+    attempt: rec.attempt,
+    created_at: iso(rec.createdAt) ?? new Date(0).toISOString(),
+    started_at: iso(rec.startedAt),
+    finished_at: iso(rec.finishedAt),
+    reply: rec.reply,
+    tts,
+    error: rec.error,
+  };
+}
+
+/** The job when it belongs to `owner`; a 404 otherwise, so that ids of others cannot be probed. */
+export async function getOwnedJob(deps: ApiDeps, id: string, owner: string): Promise<JobRecord> {
+  const rec = await deps.jobs.get(id);
+  if (!rec || rec.owner !== owner) throw new GatewayError('not_found', 'job not found');
+  return rec;
+}

@@ -1,0 +1,119 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type CharacterSnapshot,
+  type ChatJobAccepted,
+  type ChatJobData,
+  type ChatJobRequest,
+  GatewayError,
+  type TtsInfo,
+} from '@gateway/contracts';
+import type { ApiDeps } from '../deps.js';
+
+export const jobLinks = (id: string) => ({
+  self: `/chat/jobs/${id}`,
+  events: `/chat/jobs/${id}/events`,
+  audio: `/chat/jobs/${id}/audio`,
+});
+
+/** Ids a client cannot guess or enumerate: 122 random bits. */
+export const newId = () => randomUUID();
+
+export interface SubmitInput {
+  owner: string;
+  body: ChatJobRequest;
+  idempotencyKey?: string | undefined;
+  /** A stored character (resolved by the caller); otherwise the inline fields of the body are used. */
+  character?: CharacterSnapshot | null;
+}
+
+/**
+ * Accepts a chat turn: checks the queue's room, records the job, and enqueues it when its conversation
+ * has no earlier turn pending. Answers at once; the work happens in the llm-worker.
+ */
+export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<ChatJobAccepted> {
+  const { config, redis, keys, jobs, conversations, dispatcher } = deps;
+  const { owner, body } = input;
+  let idemKey: string | null = null;
+  const jobId = newId();
+  if (input.idempotencyKey) {
+    idemKey = keys.idempotency(
+      owner,
+      createHash('sha256').update(input.idempotencyKey).digest('hex').slice(0, 32),
+    );
+    const claimed = await redis.set(idemKey, jobId, 'EX', config.jobs.retentionSeconds, 'NX');
+    if (claimed !== 'OK') {
+      const existing = await redis.get(idemKey);
+      const rec = existing ? await jobs.get(existing) : null;
+      if (rec && rec.owner === owner) {
+        return {
+          job_id: rec.id,
+          conversation_id: rec.conversationId,
+          status: rec.status,
+          links: jobLinks(rec.id),
+        };
+      }
+    }
+  }
+  try {
+    await checkQueueRoom(deps);
+    const character: CharacterSnapshot = input.character ?? {
+      id: null,
+      name: body.character_name ?? null,
+      persona: null,
+      voice_id: null,
+      greeting: body.greeting ?? null,
+    };
+    let conversationId = body.conversation_id;
+    if (conversationId) {
+      const meta = await conversations.meta(conversationId);
+      if (!meta || meta.owner !== owner) throw new GatewayError('not_found', 'conversation not found');
+    } else {
+      conversationId = newId();
+      await conversations.ensure(conversationId, owner, character.id, character.greeting);
+    }
+    const turn = await conversations.reserveTurn(conversationId, jobId);
+    const ttsWanted = body.tts ?? config.tts.enabledByDefault;
+    const data: ChatJobData = {
+      job_id: jobId,
+      owner,
+      conversation_id: conversationId,
+      turn,
+      kind: 'roleplay',
+      message: body.message,
+      character,
+      persona: body.persona ?? null,
+      scenario: body.scenario ?? null,
+      model: body.model ?? config.llm.model,
+      temperature: body.temperature ?? config.llm.temperature,
+      top_p: body.top_p ?? null,
+      max_tokens: body.max_tokens ?? config.llm.maxTokens,
+      tts: ttsWanted && config.tts.engine !== 'none',
+      tts_mode: body.tts_mode ?? 'realtime',
+      voice_id: body.voice_id ?? null,
+      created_at: Date.now(),
+    };
+    const tts: TtsInfo = data.tts
+      ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
+      : { status: 'skipped', mode: data.tts_mode, reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested' };
+    await jobs.create(data, { tts }, [{ event: 'status', data: { status: 'queued' } }]);
+    await dispatcher.enqueueIfNext(data);
+    return { job_id: jobId, conversation_id: conversationId, status: 'queued', links: jobLinks(jobId) };
+  } catch (err) {
+    // A refused submission must not hold the key: the client's retry should get a fresh try.
+    if (idemKey) await redis.del(idemKey).catch(() => {});
+    throw err;
+  }
+}
+
+/** Refuses new work beyond the configured depth, with a wait estimated from the backlog. */
+async function checkQueueRoom(deps: ApiDeps): Promise<void> {
+  const depth = await deps.chatStats.depth();
+  const max = deps.config.jobs.maxQueueDepth;
+  if (depth < max) return;
+  const avgMs = (await deps.chatStats.averageJobMs()) ?? 2_000;
+  const retryAfter = Math.max(1, Math.ceil(((depth - max + 1) * avgMs) / deps.config.llm.concurrency / 1000));
+  throw new GatewayError('queue_full', `the queue is full (${depth} waiting); try again in ${retryAfter} s`, {
+    retryAfter,
+    details: { depth, max_depth: max },
+  });
+}

@@ -1,0 +1,88 @@
+import type { Config } from '@gateway/config';
+import { createLlmClient, type LlmClient } from '@gateway/llm-clients';
+import type { Logger } from '@gateway/logger';
+import {
+  ChatDispatcher,
+  ConversationStore,
+  createChatQueue,
+  createKeys,
+  createRedis,
+  createTtsQueue,
+  EventHub,
+  JobStore,
+  type Keys,
+  QUEUE,
+  QueueStats,
+  WorkerRegistry,
+} from '@gateway/queue';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** Everything the api's routes use, built once per process from the configuration. */
+export interface ApiDeps {
+  config: Config;
+  log: Logger;
+  keys: Keys;
+  /** Fails fast while Redis is away, so requests answer 503 instead of hanging. */
+  redis: Redis;
+  /** BullMQ's connection: waits for Redis rather than failing. */
+  queueRedis: Redis;
+  subscriber: Redis;
+  jobs: JobStore;
+  conversations: ConversationStore;
+  chatQueue: Queue;
+  ttsQueue: Queue;
+  dispatcher: ChatDispatcher;
+  chatStats: QueueStats;
+  llmWorkers: WorkerRegistry;
+  ttsWorkers: WorkerRegistry;
+  hub: EventHub;
+  llm: LlmClient | null;
+  close(): Promise<void>;
+}
+
+export function createDeps(config: Config, log: Logger): ApiDeps {
+  const keys = createKeys(config.redis.prefix);
+  const redis = createRedis(config.redis.url, 'command');
+  const queueRedis = createRedis(config.redis.url, 'blocking');
+  const subscriber = createRedis(config.redis.url, 'subscriber');
+  const retention = config.jobs.retentionSeconds;
+  const jobs = new JobStore(redis, keys, retention);
+  const conversations = new ConversationStore(redis, keys, retention * 30);
+  const chatQueue = createChatQueue(queueRedis, keys);
+  const ttsQueue = createTtsQueue(queueRedis, keys);
+  const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
+  const llm = config.llm.baseUrl
+    ? createLlmClient({
+        service: config.llm.service,
+        baseUrl: config.llm.baseUrl,
+        timeoutMs: Math.min(config.llm.timeoutMs, 10_000),
+        connections: 4,
+        contextTokens: config.llm.maxContextTokens,
+        ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
+      })
+    : null;
+  return {
+    config,
+    log,
+    keys,
+    redis,
+    queueRedis,
+    subscriber,
+    jobs,
+    conversations,
+    chatQueue,
+    ttsQueue,
+    dispatcher: new ChatDispatcher(chatQueue, jobs, conversations, retry),
+    chatStats: new QueueStats(redis, keys, QUEUE.chat),
+    llmWorkers: new WorkerRegistry(redis, keys, 'llm'),
+    ttsWorkers: new WorkerRegistry(redis, keys, 'tts'),
+    hub: new EventHub(subscriber, redis),
+    llm,
+    async close() {
+      await Promise.allSettled([chatQueue.close(), ttsQueue.close(), llm?.close()]);
+      subscriber.disconnect();
+      await Promise.allSettled([redis.quit(), queueRedis.quit()]);
+    },
+  };
+}

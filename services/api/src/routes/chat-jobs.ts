@@ -1,0 +1,155 @@
+import {
+  ChatJobAccepted,
+  ChatJobRequest,
+  ChatJobView,
+  ConversationView,
+  GatewayError,
+  Id,
+  TERMINAL_STATUSES,
+} from '@gateway/contracts';
+import { isStreamId } from '@gateway/queue';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { cancelChatJob } from '../chat/cancel.js';
+import { estimateQueue, getOwnedJob, jobView } from '../chat/job-view.js';
+import { submitChatJob } from '../chat/submit.js';
+import type { ApiDeps } from '../deps.js';
+import { ownerOf } from '../identity.js';
+import { SseStream } from '../sse.js';
+
+const JobParams = z.object({ id: Id });
+const IdempotencyHeaders = z.object({ 'idempotency-key': z.string().min(1).max(256).optional() });
+
+export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  app.post(
+    '/chat/jobs',
+    {
+      schema: {
+        tags: ['chat'],
+        summary: 'Submit a chat turn; answers at once with the job id',
+        body: ChatJobRequest,
+        headers: IdempotencyHeaders,
+        response: { 202: ChatJobAccepted },
+      },
+    },
+    async (req, reply) => {
+      const accepted = await submitChatJob(deps, {
+        owner: ownerOf(req),
+        body: req.body,
+        idempotencyKey: req.headers['idempotency-key'],
+      });
+      req.log.info({ jobId: accepted.job_id }, 'chat job accepted');
+      return reply.code(202).header('location', accepted.links.self).send(accepted);
+    },
+  );
+
+  app.get(
+    '/chat/jobs/:id',
+    {
+      schema: {
+        tags: ['chat'],
+        summary: 'Poll a chat job',
+        params: JobParams,
+        response: { 200: ChatJobView },
+      },
+    },
+    async (req) => jobView(deps, await getOwnedJob(deps, req.params.id, ownerOf(req))),
+  );
+
+  app.delete(
+    '/chat/jobs/:id',
+    {
+      schema: {
+        tags: ['chat'],
+        summary: 'Cancel a queued or running chat job',
+        params: JobParams,
+        response: { 202: ChatJobView },
+      },
+    },
+    async (req, reply) => {
+      const rec = await getOwnedJob(deps, req.params.id, ownerOf(req));
+      await cancelChatJob(deps, rec);
+      const now = await getOwnedJob(deps, rec.id, ownerOf(req));
+      return reply.code(202).send(await jobView(deps, now));
+    },
+  );
+
+  app.get(
+    '/chat/jobs/:id/events',
+    {
+      schema: {
+        tags: ['chat'],
+        summary: 'Job events as Server-Sent Events (resume with Last-Event-ID)',
+        params: JobParams,
+        headers: z.object({ 'last-event-id': z.string().max(64).optional() }),
+        querystring: z.object({ last_event_id: z.string().max(64).optional() }),
+      },
+    },
+    async (req, reply) => {
+      const rec = await getOwnedJob(deps, req.params.id, ownerOf(req));
+      const lastId = req.headers['last-event-id'] ?? req.query.last_event_id ?? null;
+      if (lastId !== null && !isStreamId(lastId)) {
+        throw new GatewayError('invalid_input', 'Last-Event-ID is not an event id of this stream', {
+          details: [{ field: 'headers.last-event-id', message: 'expected an id such as 1700000000000-0' }],
+        });
+      }
+      const sse = new SseStream(reply, {
+        heartbeatMs: deps.config.http.sseHeartbeatMs,
+        maxBufferedBytes: 1024 * 1024,
+        headers: corsHeadersOf(reply),
+      });
+      if (rec.status === 'queued' && !TERMINAL_STATUSES.has(rec.status)) {
+        // A snapshot without an id: it tells where the job stands without moving the client's resume point.
+        const q = await estimateQueue(deps, rec);
+        sse.send('status', JSON.stringify({ status: 'queued', ...q }));
+      }
+      try {
+        const sub = await deps.hub.subscribe(deps.keys.events(rec.id), lastId, (e) => {
+          sse.send(e.event, e.data, e.id);
+          if (e.event === 'done') sse.end();
+        });
+        sse.onClose(() => sub.close());
+      } catch (err) {
+        // Headers are gone already: close with a hint, the client resumes from its last id.
+        req.log.warn({ err }, 'event stream unavailable');
+        sse.end(2_000);
+        return;
+      }
+      activeStreams.add(sse);
+      sse.onClose(() => activeStreams.delete(sse));
+    },
+  );
+
+  app.get(
+    '/conversations/:id',
+    {
+      schema: {
+        tags: ['chat'],
+        summary: 'A stored conversation',
+        params: JobParams,
+        response: { 200: ConversationView },
+      },
+    },
+    async (req) => {
+      const meta = await deps.conversations.meta(req.params.id);
+      if (!meta || meta.owner !== ownerOf(req)) throw new GatewayError('not_found', 'conversation not found');
+      return {
+        conversation_id: meta.id,
+        character_id: meta.characterId,
+        messages: await deps.conversations.messages(meta.id),
+      };
+    },
+  );
+};
+
+/** Open SSE streams of this process, so that shutdown can end them with a resume hint. */
+export const activeStreams = new Set<SseStream>();
+
+function corsHeadersOf(reply: { getHeaders(): Record<string, unknown> }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(reply.getHeaders())) {
+    if (typeof v === 'string' && (k.startsWith('access-control-') || k === 'vary' || k === 'x-request-id'))
+      out[k] = v;
+  }
+  return out;
+}

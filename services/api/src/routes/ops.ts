@@ -1,0 +1,91 @@
+import { GatewayError, ModelsView } from '@gateway/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.js';
+
+const Ready = z.object({
+  status: z.literal('ready'),
+  checks: z.record(z.string(), z.string()),
+  workers_online: z.object({ llm: z.number().int(), tts: z.number().int() }),
+});
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what} did not answer in ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+
+export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness: 200 while the process runs',
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: "Readiness: Redis and the backend's own health check",
+        response: { 200: Ready },
+      },
+    },
+    async () => {
+      const checks: Record<string, string> = {};
+      const failed: string[] = [];
+      const probe = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await withTimeout(fn(), 2_000, name);
+          checks[name] = 'ok';
+        } catch (err) {
+          checks[name] = err instanceof Error ? err.message : String(err);
+          failed.push(name);
+        }
+      };
+      await Promise.all([
+        probe('redis', () => deps.redis.ping()),
+        probe('backend', async () => {
+          if (!deps.llm) throw new Error('no backend URL configured');
+          await deps.llm.health();
+        }),
+      ]);
+      const [llm, tts] = await Promise.all([
+        deps.llmWorkers.online().catch(() => 0),
+        deps.ttsWorkers.online().catch(() => 0),
+      ]);
+      if (failed.length > 0) {
+        throw new GatewayError(
+          'not_ready',
+          `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}`,
+          {
+            retryAfter: 5,
+            details: { checks, failed, workers_online: { llm, tts } },
+          },
+        );
+      }
+      return { status: 'ready' as const, checks, workers_online: { llm, tts } };
+    },
+  );
+
+  let cache: { at: number; view: ModelsView } | null = null;
+  app.get(
+    '/models',
+    { schema: { tags: ['chat'], summary: 'Models the backend serves', response: { 200: ModelsView } } },
+    async () => {
+      if (!deps.llm) throw new GatewayError('backend_unavailable', 'no backend URL configured');
+      if (cache && Date.now() - cache.at < 10_000) return cache.view;
+      const models = await deps.llm.listModels();
+      cache = { at: Date.now(), view: { backend: deps.config.llm.service, models } };
+      return cache.view;
+    },
+  );
+};

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfigOrExit } from '@gateway/config';
+import type { ChatJobData, TtsJobData } from '@gateway/contracts';
+import { createLlmClient } from '@gateway/llm-clients';
+import { createLogger } from '@gateway/logger';
+import {
+  ChatDispatcher,
+  ConversationStore,
+  createChatQueue,
+  createKeys,
+  createRedis,
+  createTtsQueue,
+  JobStore,
+  QUEUE,
+  QueueStats,
+  ttsJobOptions,
+  WorkerRegistry,
+} from '@gateway/queue';
+import { UnrecoverableError, Worker } from 'bullmq';
+import { processChatJob } from './process-chat-job.js';
+
+const config = loadConfigOrExit();
+const log = createLogger({ service: 'llm-worker', level: config.logLevel });
+if (!config.llm.baseUrl) {
+  log.fatal(
+    `no LLM backend configured: set ${config.llm.service === 'vllm' ? 'VLLM_BASE_URL' : 'OLLAMA_BASE_URL'} (npm start runs the built-in simulator)`,
+  );
+  process.exit(1);
+}
+
+const workerId = `llm-${process.pid}-${randomUUID().slice(0, 8)}`;
+const keys = createKeys(config.redis.prefix);
+const redis = createRedis(config.redis.url, 'blocking');
+const subscriber = createRedis(config.redis.url, 'subscriber');
+const retention = config.jobs.retentionSeconds;
+const jobs = new JobStore(redis, keys, retention);
+const conversations = new ConversationStore(redis, keys, retention * 30);
+const chatQueue = createChatQueue(redis, keys);
+const ttsQueue = createTtsQueue(redis, keys);
+const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
+const dispatcher = new ChatDispatcher(chatQueue, jobs, conversations, retry);
+const stats = new QueueStats(redis, keys, QUEUE.chat);
+const registry = new WorkerRegistry(redis, keys, 'llm');
+const llm = createLlmClient({
+  service: config.llm.service,
+  baseUrl: config.llm.baseUrl,
+  timeoutMs: config.llm.timeoutMs,
+  idleTimeoutMs: config.llm.idleTimeoutMs,
+  connections: config.llm.workerConcurrency,
+  contextTokens: config.llm.maxContextTokens,
+  ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
+});
+
+// The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
+await chatQueue.setGlobalConcurrency(config.llm.concurrency);
+
+const handOffTts = async (data: ChatJobData, reply: { content: string }) => {
+  const tts: TtsJobData = {
+    job_id: data.job_id,
+    owner: data.owner,
+    text: reply.content,
+    voice_id: data.voice_id ?? data.character.voice_id ?? null,
+    mode: data.tts_mode,
+    format: 'wav',
+    standalone: false,
+    created_at: Date.now(),
+  };
+  await ttsQueue.add('tts', tts, ttsJobOptions(data.job_id, data.tts_mode, retry));
+};
+
+const worker = new Worker<ChatJobData>(
+  QUEUE.chat,
+  async (job, _token, signal) => {
+    const jobLog = log.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
+    const result = await processChatJob(
+      job.data,
+      {
+        llm,
+        jobs,
+        conversations,
+        dispatcher,
+        stats,
+        handOffTts,
+        log: jobLog,
+        settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
+      },
+      { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
+    );
+    jobLog.info({ outcome: result.outcome }, 'chat job ended');
+    if (result.outcome === 'retry') throw result.error;
+    if (result.outcome === 'failed')
+      throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
+    return { outcome: result.outcome };
+  },
+  {
+    connection: redis,
+    prefix: keys.prefix,
+    concurrency: config.llm.workerConcurrency,
+    maxStalledCount: 2,
+    stalledInterval: 10_000,
+  },
+);
+
+worker.on('failed', (job, err) => {
+  // A job whose worker died again and again never reaches our processor's catch: end it here.
+  if (!job || !/stalled/i.test(err.message)) return;
+  const info = { code: 'job_stalled', message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times` };
+  void jobs
+    .finish(job.data.job_id, 'failed', { error: info }, [
+      { event: 'error', data: info },
+      { event: 'done', data: { status: 'failed' } },
+    ])
+    .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
+    .catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+});
+worker.on('error', (err) => log.error({ err }, 'worker error'));
+
+// Cancel requests reach whichever process holds the job.
+await subscriber.subscribe(keys.cancelChannel());
+subscriber.on('message', (_channel: string, jobId: string) => {
+  if (worker.cancelJob(jobId, 'cancelled by the client')) log.info({ jobId }, 'cancelling job');
+});
+
+const beat = () => registry.beat(workerId).catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+await beat();
+const heartbeat = setInterval(beat, 5_000);
+heartbeat.unref();
+
+log.info(
+  { workerId, backend: config.llm.service, baseUrl: config.llm.baseUrl, concurrency: config.llm.concurrency },
+  'llm-worker ready',
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  log.info({ signal }, 'stopping: finishing the jobs in hand');
+  clearInterval(heartbeat);
+  // close() stops taking jobs and waits for those in hand, so none is left to stall.
+  await worker.close();
+  await registry.leave(workerId).catch(() => {});
+  await Promise.allSettled([chatQueue.close(), ttsQueue.close(), llm.close()]);
+  subscriber.disconnect();
+  await redis.quit().catch(() => {});
+  log.info('stopped');
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,233 @@
+import {
+  type ChatJobData,
+  GatewayError,
+  isGatewayError,
+  type JobEvent,
+  type Reply,
+  TERMINAL_STATUSES,
+  type TtsInfo,
+} from '@gateway/contracts';
+import type { LlmClient } from '@gateway/llm-clients';
+import type { Logger } from '@gateway/logger';
+import { type ChatMessage, fitToContext } from '@gateway/prompt';
+import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
+import { buildPrompt } from './build-prompt.js';
+import { TokenBuffer } from './token-buffer.js';
+
+export interface ChatJobDeps {
+  llm: LlmClient;
+  jobs: JobStore;
+  conversations: ConversationStore;
+  dispatcher: ChatDispatcher;
+  stats: QueueStats;
+  /** Puts the reply on the speech queue; must be idempotent (keyed by job id). */
+  handOffTts: (data: ChatJobData, reply: Reply) => Promise<void>;
+  log: Logger;
+  settings: { maxContextTokens: number; eventFlushMs: number };
+}
+
+export interface JobContext {
+  /** Attempts BullMQ already made before this one. */
+  attemptsMade: number;
+  maxAttempts: number;
+  /** Aborted when the job is cancelled. */
+  signal?: AbortSignal;
+}
+
+export type ChatOutcome =
+  | { outcome: 'completed'; reply: Reply }
+  | { outcome: 'cancelled' }
+  | { outcome: 'already_ended'; status: string }
+  | { outcome: 'expired' }
+  /** A retryable failure with attempts left: the caller rethrows so the queue retries with backoff. */
+  | { outcome: 'retry'; error: GatewayError }
+  | { outcome: 'failed'; error: GatewayError };
+
+const ttsFor = (data: ChatJobData): TtsInfo => {
+  const voice = data.voice_id ?? data.character.voice_id;
+  if (!data.tts) return { status: 'skipped', mode: data.tts_mode, voice_id: voice, reason: 'not requested' };
+  if (data.tts_mode === 'on_click') {
+    return {
+      status: 'skipped',
+      mode: 'on_click',
+      voice_id: voice,
+      reason: 'on_click: POST /chat/jobs/{id}/tts',
+    };
+  }
+  return { status: 'pending', mode: data.tts_mode, voice_id: voice };
+};
+
+export const speechFollows = (data: ChatJobData) => data.tts && data.tts_mode !== 'on_click';
+
+/**
+ * One chat turn: build the prompt, stream the reply from the backend into the job's events, store it,
+ * and hand it to speech. Safe to run again for the same job (after a crash): a job that already ended
+ * only has its follow-up steps repeated, and those are idempotent.
+ */
+export async function processChatJob(
+  data: ChatJobData,
+  deps: ChatJobDeps,
+  ctx: JobContext,
+): Promise<ChatOutcome> {
+  const { jobs, log } = deps;
+  const id = data.job_id;
+  const rec = await jobs.get(id);
+  if (!rec) return { outcome: 'expired' };
+  if (TERMINAL_STATUSES.has(rec.status)) {
+    await afterEnd(data, rec, deps);
+    return { outcome: 'already_ended', status: rec.status };
+  }
+  const start = await jobs.start(id);
+  if (!start.started) {
+    if (start.status === 'cancel_requested') return cancel(data, deps);
+    return { outcome: 'already_ended', status: start.status };
+  }
+  const attempt = start.attempt;
+  const local = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
+  const buffer = new TokenBuffer(deps.settings.eventFlushMs, async (delta) => {
+    const written = await jobs.append(id, attempt, [{ event: 'token', data: { delta } }]);
+    // The job was cancelled or handed to another worker: stop spending the GPU on it.
+    if (!written) local.abort(new GatewayError('cancelled', 'job no longer running here'));
+  });
+
+  try {
+    const reply = await generate(data, deps, signal, (delta) => buffer.push(delta));
+    await buffer.flush();
+    await complete(data, reply, deps);
+    return { outcome: 'completed', reply };
+  } catch (err) {
+    buffer.discard();
+    const error = toGatewayError(err, signal);
+    if (error.code === 'cancelled') {
+      const now = await jobs.get(id);
+      // Another worker runs this job now (ours stalled): leave the record to it.
+      if (now?.status === 'running' && now.attempt !== attempt && !now.cancelRequested) {
+        return { outcome: 'already_ended', status: 'superseded' };
+      }
+      return cancel(data, deps);
+    }
+    const last = ctx.attemptsMade + 1 >= ctx.maxAttempts;
+    if (error.retryable && !last) {
+      log.warn({ err: error, attempt }, 'chat job failed, will retry');
+      await jobs.patch(id, { status: 'queued' }, [
+        { event: 'status', data: { status: 'queued', attempt, reason: `retrying after ${error.code}` } },
+      ]);
+      return { outcome: 'retry', error };
+    }
+    log.warn({ err: error, attempt }, 'chat job failed');
+    await fail(data, error, deps);
+    return { outcome: 'failed', error };
+  }
+}
+
+async function generate(
+  data: ChatJobData,
+  deps: ChatJobDeps,
+  signal: AbortSignal,
+  onToken: (delta: string) => void,
+): Promise<Reply> {
+  const { llm } = deps;
+  const turns = data.kind === 'roleplay' ? await deps.conversations.turns(data.conversation_id) : [];
+  const messages = buildPrompt(data, turns);
+  const fitOpts = {
+    maxContextTokens: deps.settings.maxContextTokens,
+    maxTokens: data.max_tokens,
+    count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
+  };
+  const call = (m: ChatMessage[]) =>
+    llm.chatStream(
+      {
+        model: data.model,
+        messages: m,
+        maxTokens: data.max_tokens,
+        temperature: data.temperature,
+        ...(data.top_p === null ? {} : { topP: data.top_p }),
+        ...(data.stop ? { stop: data.stop } : {}),
+        ...(data.seed === null || data.seed === undefined ? {} : { seed: data.seed }),
+        numCtx: deps.settings.maxContextTokens,
+      },
+      { signal, onToken },
+    );
+  let fit = await fitToContext(messages, fitOpts);
+  let result: Awaited<ReturnType<typeof call>>;
+  try {
+    result = await call(fit.messages);
+  } catch (err) {
+    // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
+    if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
+    fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
+    result = await call(fit.messages);
+  }
+  return {
+    content: result.content,
+    model: result.model || data.model,
+    finish_reason: result.finishReason,
+    usage: {
+      prompt_tokens: result.usage.promptTokens,
+      completion_tokens: result.usage.completionTokens,
+      total_tokens: result.usage.totalTokens,
+    },
+  };
+}
+
+async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps): Promise<void> {
+  const now = Date.now();
+  if (data.kind === 'roleplay') {
+    await deps.conversations.saveTurn(data.conversation_id, {
+      turn: data.turn,
+      job_id: data.job_id,
+      user: data.message,
+      assistant: reply.content,
+      user_at: data.created_at,
+      assistant_at: now,
+    });
+  }
+  const tts = ttsFor(data);
+  const events: JobEvent[] = [{ event: 'reply', data: reply }];
+  // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
+  if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
+  await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
+  const rec = await deps.jobs.get(data.job_id);
+  if (rec) await afterEnd(data, rec, deps);
+}
+
+/** Follow-up steps of an ended job; each is idempotent, so a re-run after a crash repeats them safely. */
+async function afterEnd(data: ChatJobData, rec: JobRecord, deps: ChatJobDeps): Promise<void> {
+  if (rec.status === 'completed' && rec.reply && speechFollows(data) && rec.tts?.status === 'pending') {
+    await deps.handOffTts(data, rec.reply);
+  }
+  await deps.dispatcher.advance(data.conversation_id, data.job_id);
+  if (rec.startedAt && rec.finishedAt && rec.status === 'completed') {
+    await deps.stats.recordJobTime(rec.finishedAt - rec.startedAt);
+  }
+}
+
+async function cancel(data: ChatJobData, deps: ChatJobDeps): Promise<ChatOutcome> {
+  await deps.jobs.finish(data.job_id, 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
+    { event: 'done', data: { status: 'cancelled' } },
+  ]);
+  await deps.dispatcher.advance(data.conversation_id, data.job_id);
+  return { outcome: 'cancelled' };
+}
+
+async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): Promise<void> {
+  const info = { code: error.code, message: error.message };
+  await deps.jobs.finish(
+    data.job_id,
+    'failed',
+    { error: info, tts: { status: 'skipped', reason: 'no reply' } },
+    [
+      { event: 'error', data: info },
+      { event: 'done', data: { status: 'failed' } },
+    ],
+  );
+  await deps.dispatcher.advance(data.conversation_id, data.job_id);
+}
+
+export function toGatewayError(err: unknown, signal?: AbortSignal): GatewayError {
+  if (signal?.aborted) return new GatewayError('cancelled', 'the job was cancelled', { cause: err });
+  if (isGatewayError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new GatewayError('internal_error', message, { cause: err, retryable: true });
+}
