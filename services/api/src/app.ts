@@ -23,6 +23,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxParamLength: 200,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
+  // JSON only: any other body type is a 415, not a confusing validation error.
+  app.removeContentTypeParser(['text/plain']);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (req, reply) => {

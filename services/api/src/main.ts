@@ -9,7 +9,9 @@ const log = createLogger({ service: 'api', level: config.logLevel });
 const deps = createDeps(config, log);
 const app = await buildApp(deps);
 await app.listen({ port: config.http.port, host: config.http.host });
-log.info({ port: config.http.port, backend: config.llm.service, baseUrl: config.llm.baseUrl }, 'api ready');
+const address = app.server.address();
+const port = typeof address === 'object' && address ? address.port : config.http.port;
+log.info({ port, backend: config.llm.service, baseUrl: config.llm.baseUrl }, 'api ready');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

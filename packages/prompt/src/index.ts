@@ -1,0 +1,10 @@
+export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
+export {
+  buildChatMessages,
+  type ChatMessage,
+  type ChatRole,
+  normalizeForGemma,
+  SYNTHETIC_OPENING,
+} from './messages.js';
+export { formatPersonaForRoleplay, type PersonaInput, type Scenario } from './persona.js';
+export { estimateContentTokens, estimateMessageTokens, estimateTokens } from './tokens.js';
