@@ -41,6 +41,9 @@ export const Env = z.object({
   LLM_MAX_ATTEMPTS: int().max(20).default(4),
   LLM_BACKOFF_MS: int(1).default(1_000),
   WORKER_CONCURRENCY: int().max(1_000).optional(),
+  WORKER_LOCK_MS: int(500).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
+  WORKER_MAX_STALLED: int(0).max(100).default(2),
 
   TTS_ENGINE: z.enum(['espeak', 'openai', 'gpt-sovits', 'none']).default('espeak'),
   TTS_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),

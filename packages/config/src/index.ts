@@ -39,6 +39,9 @@ const shape = (e: Env) => {
       maxTokens: e.LLM_MAX_TOKENS,
       temperature: e.LLM_TEMPERATURE,
       maxAttempts: e.LLM_MAX_ATTEMPTS,
+      lockMs: e.WORKER_LOCK_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: e.WORKER_MAX_STALLED,
       backoffMs: e.LLM_BACKOFF_MS,
     },
     tts: {

@@ -96,8 +96,10 @@ const worker = new Worker<ChatJobData>(
     connection: redis,
     prefix: keys.prefix,
     concurrency: config.llm.workerConcurrency,
-    maxStalledCount: 2,
-    stalledInterval: 10_000,
+    // A killed worker's jobs return to the queue once their lock expires (BullMQ stalled-job recovery).
+    lockDuration: config.llm.lockMs,
+    stalledInterval: config.llm.stalledIntervalMs,
+    maxStalledCount: config.llm.maxStalledCount,
   },
 );
 
