@@ -11,6 +11,15 @@ const csv = z.string().transform((v) =>
     .filter(Boolean),
 );
 
+function isJsonObject(v: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(v);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
+}
+
 /** Every variable the gateway reads, with its default (../shared/API.md plus documented extensions). */
 export const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -49,12 +58,36 @@ export const Env = z.object({
   TTS_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   TTS_CONCURRENCY: int().max(100).default(2),
   TTS_DEFAULT: bool.default(true),
-  TTS_DEFAULT_VOICE: z.string().min(1).default('ko'),
+  // Default per engine: `ko` (espeak), `alloy` (openai), the first voice of the table (gpt-sovits).
+  TTS_DEFAULT_VOICE: z.string().min(1).optional(),
+  TTS_MODEL: z.string().min(1).default('tts-1'),
+  TTS_API_KEY: z.string().min(1).optional(),
+  TTS_TIMEOUT_MS: int(100).default(60_000),
+  TTS_SPEED: z.coerce.number().min(0.25).max(4).default(1),
+  TTS_MAX_CHARS: int().max(100_000).default(2_000),
+  TTS_STRIP_ACTIONS: bool.default(true),
+  TTS_CHUNK_SENTENCES: bool.default(true),
+  TTS_VOICES: z.string().refine(isJsonObject, 'must be a JSON object').optional(),
+  TTS_VOICES_FILE: z.string().min(1).optional(),
+  TTS_ESPEAK_BIN: z.string().min(1).default('espeak-ng'),
+  TTS_LOCK_MS: int(1_000).default(30_000),
+  AUDIO_STORE: z.enum(['redis', 'dir']).default('redis'),
+  AUDIO_DIR: z.string().min(1).default('data/audio'),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SESSION_TTL_SECONDS: int(60)
+    .max(30 * 86_400)
+    .default(3_600),
+  COOKIE_SECURE: bool.optional(),
+  AUTH_REGISTRATION: bool.default(true),
+  AUTH_GUESTS: bool.default(true),
+  LOGIN_MAX_ATTEMPTS: int().max(10_000).default(10),
+  LOGIN_WINDOW_SECONDS: int().max(86_400).default(900),
+  USER_MAX_ACTIVE_JOBS: int().max(100_000).default(20),
 
   JOB_RETENTION_SECONDS: int(60).default(86_400),
   QUEUE_MAX_DEPTH: int().default(50_000),
+  FAIR_SHARE: bool.default(true),
   EVENT_FLUSH_MS: int(0).max(1_000).default(25),
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   CORS_ORIGINS: csv.default([]),

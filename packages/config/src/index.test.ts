@@ -59,3 +59,37 @@ describe('parseConfig', () => {
     expect(parseConfig({ OLLAMA_BASE_URL: '', LLM_CONCURRENCY: '' }).llm.baseUrl).toBeNull();
   });
 });
+
+describe('auth settings', () => {
+  it('defaults to one-hour sessions, open registration and guests, 10 logins per 15 min, 20 jobs per user', () => {
+    const c = parseConfig({});
+    expect(c.auth).toMatchObject({
+      jwtSecret: null,
+      sessionTtlSeconds: 3_600,
+      cookieSecure: null,
+      registration: true,
+      guests: true,
+      loginMaxAttempts: 10,
+      loginWindowSeconds: 900,
+    });
+    expect(c.jobs.maxActivePerUser).toBe(20);
+  });
+
+  it('reads the switches', () => {
+    const c = parseConfig({
+      AUTH_REGISTRATION: 'false',
+      AUTH_GUESTS: 'off',
+      COOKIE_SECURE: 'true',
+      SESSION_TTL_SECONDS: '600',
+      USER_MAX_ACTIVE_JOBS: '3',
+    });
+    expect(c.auth).toMatchObject({
+      registration: false,
+      guests: false,
+      cookieSecure: true,
+      sessionTtlSeconds: 600,
+    });
+    expect(c.jobs.maxActivePerUser).toBe(3);
+    expect(() => parseConfig({ SESSION_TTL_SECONDS: '5' })).toThrow(/SESSION_TTL_SECONDS/);
+  });
+});

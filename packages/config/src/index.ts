@@ -8,6 +8,13 @@ export const DEFAULT_MODELS = {
   vllm: 'unsloth/gemma-3-27b-it-bnb-4bit',
 } as const;
 
+const DEFAULT_VOICES: Record<Env['TTS_ENGINE'], string | null> = {
+  espeak: 'ko',
+  openai: 'alloy',
+  'gpt-sovits': null,
+  none: null,
+};
+
 const shape = (e: Env) => {
   const vllm = e.LLM_SERVICE === 'vllm';
   const llmConcurrency = e.LLM_CONCURRENCY ?? (vllm ? 12 : 4);
@@ -49,12 +56,36 @@ const shape = (e: Env) => {
       baseUrl: e.TTS_BASE_URL ?? null,
       concurrency: e.TTS_CONCURRENCY,
       enabledByDefault: e.TTS_DEFAULT,
-      defaultVoice: e.TTS_DEFAULT_VOICE,
+      // null: the engine picks (gpt-sovits: the first voice of its table).
+      defaultVoice: e.TTS_DEFAULT_VOICE ?? DEFAULT_VOICES[e.TTS_ENGINE],
+      model: e.TTS_MODEL,
+      apiKey: e.TTS_API_KEY,
+      timeoutMs: e.TTS_TIMEOUT_MS,
+      speed: e.TTS_SPEED,
+      maxChars: e.TTS_MAX_CHARS,
+      stripActions: e.TTS_STRIP_ACTIONS,
+      chunkSentences: e.TTS_CHUNK_SENTENCES,
+      voicesJson: e.TTS_VOICES ?? null,
+      voicesFile: e.TTS_VOICES_FILE ?? null,
+      espeakBin: e.TTS_ESPEAK_BIN,
+      lockMs: e.TTS_LOCK_MS,
+      store: { kind: e.AUDIO_STORE, dir: e.AUDIO_DIR },
     },
-    auth: { jwtSecret: e.JWT_SECRET ?? null },
+    auth: {
+      jwtSecret: e.JWT_SECRET ?? null,
+      sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+      // null: Secure only when the request came over TLS (directly or, with TRUST_PROXY, at the proxy).
+      cookieSecure: e.COOKIE_SECURE ?? null,
+      registration: e.AUTH_REGISTRATION,
+      guests: e.AUTH_GUESTS,
+      loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
+      loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+    },
     jobs: {
       retentionSeconds: e.JOB_RETENTION_SECONDS,
       maxQueueDepth: e.QUEUE_MAX_DEPTH,
+      maxActivePerUser: e.USER_MAX_ACTIVE_JOBS,
+      fairShare: e.FAIR_SHARE,
       eventFlushMs: e.EVENT_FLUSH_MS,
     },
   } as const;
@@ -79,8 +110,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (config.production && !config.auth.jwtSecret) {
     throw new ConfigError('invalid configuration: JWT_SECRET: required when NODE_ENV=production');
   }
-  if (config.tts.engine === 'openai' && !config.tts.baseUrl) {
-    throw new ConfigError('invalid configuration: TTS_BASE_URL: required when TTS_ENGINE=openai');
+  if ((config.tts.engine === 'openai' || config.tts.engine === 'gpt-sovits') && !config.tts.baseUrl) {
+    throw new ConfigError(
+      `invalid configuration: TTS_BASE_URL: required when TTS_ENGINE=${config.tts.engine}`,
+    );
   }
   return config;
 }

@@ -1,6 +1,7 @@
 import type { ChatJobData } from '@gateway/contracts';
 import type { Queue } from 'bullmq';
 import type { ConversationStore } from './conversations.js';
+import type { FairShare } from './fair-share.js';
 import type { JobStore } from './job-store.js';
 import { chatJobOptions, type RetryPolicy } from './queues.js';
 
@@ -16,10 +17,11 @@ export class ChatDispatcher {
     private readonly jobs: JobStore,
     private readonly conversations: ConversationStore,
     private readonly retry: RetryPolicy,
+    readonly fair: FairShare,
   ) {}
 
   /** Enqueues `data` now when it heads its conversation; returns whether it did. */
-  async enqueueIfNext(data: ChatJobData, priority?: number): Promise<boolean> {
+  async enqueueIfNext(data: ChatJobData): Promise<boolean> {
     for (;;) {
       const head = await this.conversations.head(data.conversation_id);
       if (head === null || head === data.job_id) break;
@@ -28,7 +30,7 @@ export class ChatDispatcher {
       if (rec && (rec.status === 'queued' || rec.status === 'running')) return false;
       await this.conversations.release(data.conversation_id, head);
     }
-    await this.add(data, priority);
+    await this.add(data);
     return true;
   }
 
@@ -46,8 +48,27 @@ export class ChatDispatcher {
     return next;
   }
 
-  private async add(data: ChatJobData, priority?: number): Promise<void> {
+  private async add(data: ChatJobData): Promise<void> {
     const opts = chatJobOptions(data.job_id, this.retry);
-    await this.queue.add('chat', data, priority === undefined ? opts : { ...opts, priority });
+    const priority = await this.priorityOf(data);
+    await this.queue.add('chat', data, priority > 0 ? { ...opts, priority } : opts);
+  }
+
+  /**
+   * The job's fair-share priority, taken once: a second add of the same job (api and worker racing to
+   * enqueue a conversation's next turn) reuses it instead of counting the job as waiting twice.
+   */
+  private async priorityOf(data: ChatJobData): Promise<number> {
+    const stored = await this.jobs.field(data.job_id, 'priority');
+    if (stored !== null) return Number(stored);
+    const priority = (await this.fair.enqueue(data.owner)) ?? 0;
+    const claim = await this.jobs.claimField(data.job_id, 'priority', String(priority));
+    if (!claim.claimed && priority > 0) await this.fair.leave(data.owner);
+    return Number(claim.value ?? 0);
+  }
+
+  /** A job that was counted as waiting will never start (cancelled while queued). */
+  async leftWithoutStarting(id: string, owner: string): Promise<void> {
+    if (Number((await this.jobs.field(id, 'priority')) ?? 0) > 0) await this.fair.leave(owner);
   }
 }

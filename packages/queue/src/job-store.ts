@@ -190,6 +190,21 @@ export class JobStore {
     return r === 1;
   }
 
+  /** Sets a field only if it is not set yet; returns the value that is stored afterwards. */
+  async claimField(
+    id: string,
+    field: string,
+    value: string,
+  ): Promise<{ claimed: boolean; value: string | null }> {
+    const key = this.keys.job(id);
+    if ((await this.redis.hsetnx(key, field, value)) === 1) return { claimed: true, value };
+    return { claimed: false, value: await this.redis.hget(key, field) };
+  }
+
+  async field(id: string, field: string): Promise<string | null> {
+    return this.redis.hget(this.keys.job(id), field);
+  }
+
   async requestCancel(id: string): Promise<void> {
     await this.redis.hset(this.keys.job(id), 'cancel_requested', '1');
   }

@@ -20,7 +20,21 @@ export interface Keys {
   bull(queue: QueueName, suffix: 'wait' | 'prioritized' | 'active' | 'delayed' | 'meta' | 'paused'): string;
   workers(kind: 'llm' | 'tts'): string;
   cancelChannel(): string;
+  fairUser(owner: string): string;
+  fairWeights(): string;
   backendState(): string;
+  /** A user's record; the per-user keys below share its hash tag. */
+  user(id: string): string;
+  /** A user's characters: one hash, field = character id, so only the owner's key can hold them. */
+  characters(owner: string): string;
+  /** Ids of a user's queued and running chat jobs (the per-user cap). */
+  userActiveJobs(owner: string): string;
+  /** Claims a (normalized) username for one user id. */
+  username(name: string): string;
+  /** A live session: the JWT's `sid` -> user id; deleting it ends the session. */
+  session(sid: string): string;
+  /** Counts login attempts in the current window, by `user` name or by client `ip`. */
+  loginAttempts(scope: 'user' | 'ip', subject: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -38,6 +52,14 @@ export function createKeys(prefix: string): Keys {
     bull: (queue, suffix) => `${prefix}:${queue}:${suffix}`,
     workers: (kind) => `${prefix}:workers:${kind}`,
     cancelChannel: () => `${prefix}:cancel`,
+    fairUser: (owner) => `${prefix}:fair:{${owner}}`,
+    fairWeights: () => `${prefix}:fair:weights`,
     backendState: () => `${prefix}:backend`,
+    user: (id) => `${prefix}:user:{${id}}`,
+    characters: (owner) => `${prefix}:user:{${owner}}:chars`,
+    userActiveJobs: (owner) => `${prefix}:user:{${owner}}:active`,
+    username: (name) => `${prefix}:uname:{${name}}`,
+    session: (sid) => `${prefix}:sess:{${sid}}`,
+    loginAttempts: (scope, subject) => `${prefix}:login:${scope}:{${subject}}`,
   };
 }

@@ -10,6 +10,7 @@ import {
   createKeys,
   createRedis,
   createTtsQueue,
+  FairShare,
   JobStore,
   QUEUE,
   QueueStats,
@@ -38,7 +39,8 @@ const conversations = new ConversationStore(redis, keys, retention * 30);
 const chatQueue = createChatQueue(redis, keys);
 const ttsQueue = createTtsQueue(redis, keys);
 const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
-const dispatcher = new ChatDispatcher(chatQueue, jobs, conversations, retry);
+const fair = new FairShare(redis, keys, config.jobs.fairShare);
+const dispatcher = new ChatDispatcher(chatQueue, jobs, conversations, retry, fair);
 const stats = new QueueStats(redis, keys, QUEUE.chat);
 const registry = new WorkerRegistry(redis, keys, 'llm');
 const llm = createLlmClient({

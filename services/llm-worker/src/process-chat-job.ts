@@ -79,10 +79,12 @@ export async function processChatJob(
   }
   const start = await jobs.start(id);
   if (!start.started) {
-    if (start.status === 'cancel_requested') return cancel(data, deps);
+    if (start.status === 'cancel_requested') return cancel(data, deps, { started: false });
     return { outcome: 'already_ended', status: start.status };
   }
   const attempt = start.attempt;
+  // The job left its owner's waiting line: the owner's next job may take the front again (fair share).
+  if (attempt === 1) await deps.dispatcher.fair.leave(data.owner);
   const local = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
   const buffer = new TokenBuffer(deps.settings.eventFlushMs, async (delta) => {
@@ -203,10 +205,15 @@ async function afterEnd(data: ChatJobData, rec: JobRecord, deps: ChatJobDeps): P
   }
 }
 
-async function cancel(data: ChatJobData, deps: ChatJobDeps): Promise<ChatOutcome> {
-  await deps.jobs.finish(data.job_id, 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
-    { event: 'done', data: { status: 'cancelled' } },
-  ]);
+async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: true }): Promise<ChatOutcome> {
+  const ended = await deps.jobs.finish(
+    data.job_id,
+    'cancelled',
+    { tts: { status: 'skipped', reason: 'cancelled' } },
+    [{ event: 'done', data: { status: 'cancelled' } }],
+  );
+  // Whoever ends a never-started job takes it out of its owner's waiting count, exactly once.
+  if (ended.finished && !opts.started) await deps.dispatcher.leftWithoutStarting(data.job_id, data.owner);
   await deps.dispatcher.advance(data.conversation_id, data.job_id);
   return { outcome: 'cancelled' };
 }

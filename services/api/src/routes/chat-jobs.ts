@@ -5,13 +5,13 @@ import {
   ConversationView,
   GatewayError,
   Id,
-  TERMINAL_STATUSES,
 } from '@gateway/contracts';
 import { isStreamId } from '@gateway/queue';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cancelChatJob } from '../chat/cancel.js';
-import { estimateQueue, getOwnedJob, jobView } from '../chat/job-view.js';
+import { getOwnedJob, jobView } from '../chat/job-view.js';
+import { watchQueuePosition } from '../chat/queue-updates.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
 import { ownerOf } from '../identity.js';
@@ -98,13 +98,18 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         maxBufferedBytes: 1024 * 1024,
         headers: corsHeadersOf(reply),
       });
-      if (rec.status === 'queued' && !TERMINAL_STATUSES.has(rec.status)) {
-        // A snapshot without an id: it tells where the job stands without moving the client's resume point.
-        const q = await estimateQueue(deps, rec);
-        sse.send('status', JSON.stringify({ status: 'queued', ...q }));
-      }
+      // Snapshots of the queue position carry no id: they say where the job stands without moving the
+      // client's resume point.
+      const watcher =
+        rec.status === 'queued'
+          ? watchQueuePosition(deps, rec, (q) =>
+              sse.send('status', JSON.stringify({ status: 'queued', ...q })),
+            )
+          : null;
+      sse.onClose(() => watcher?.stop());
       try {
         const sub = await deps.hub.subscribe(deps.keys.events(rec.id), lastId, (e) => {
+          if (e.event === 'status' && e.data.includes('"running"')) watcher?.stop();
           sse.send(e.event, e.data, e.id);
           if (e.event === 'done') sse.end();
         });

@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+
+/**
+ * Fair share of the GPU across users, on open-source BullMQ (which has no job groups): a job's priority is
+ * its place among its OWNER's waiting jobs, scaled by the owner's weight. The queue then serves every
+ * user's 1st waiting job, then every user's 2nd, and so on, so one user's burst cannot starve the others.
+ *
+ * How the numbers move (per user, atomically in one hash):
+ * - enqueue: `waiting += 1`, `ticket += 1/weight`; the job's priority is `ceil(ticket * SCALE)`.
+ * - a job leaves the waiting line (starts, is cancelled while waiting, or expires): `waiting -= 1`; when
+ *   it reaches 0 the ticket restarts at 0. Tickets only grow while the user has waiting jobs, so a user's
+ *   own jobs keep their FIFO order; a user with nothing waiting starts again at the front.
+ * - a retried job re-enters with its old priority (BullMQ keeps it) and counts as waiting again.
+ * BullMQ breaks ties between equal priorities by insertion order, so equal tickets are served FIFO.
+ */
+const SCALE = 16;
+/** BullMQ's highest priority number (2^21); tickets beyond it share the last place. */
+const MAX_PRIORITY = 2_097_152;
+
+const ENQUEUE = `
+local w = redis.call('HINCRBY', KEYS[1], 'waiting', 1)
+local t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return t
+`;
+const LEAVE = `
+local w = redis.call('HINCRBY', KEYS[1], 'waiting', -1)
+if w <= 0 then redis.call('HSET', KEYS[1], 'waiting', 0, 'ticket', 0) end
+return w
+`;
+
+export class FairShare {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    readonly enabled: boolean,
+    private readonly ttlSeconds = 7 * 86_400,
+  ) {}
+
+  /** The BullMQ priority for a new waiting job of `owner`, or undefined when fair share is off. */
+  async enqueue(owner: string): Promise<number | undefined> {
+    if (!this.enabled) return undefined;
+    const weight = await this.weight(owner);
+    const ticket = Number(
+      await this.redis.eval(ENQUEUE, 1, this.keys.fairUser(owner), 1 / weight, this.ttlSeconds),
+    );
+    return Math.min(MAX_PRIORITY, Math.max(1, Math.ceil(ticket * SCALE)));
+  }
+
+  /** One of `owner`'s jobs left the waiting line. */
+  async leave(owner: string): Promise<void> {
+    if (!this.enabled) return;
+    await this.redis.eval(LEAVE, 1, this.keys.fairUser(owner));
+  }
+
+  async weight(owner: string): Promise<number> {
+    const w = Number(await this.redis.hget(this.keys.fairWeights(), owner));
+    return Number.isFinite(w) && w > 0 ? w : 1;
+  }
+
+  async setWeight(owner: string, weight: number): Promise<void> {
+    if (!(weight > 0 && weight <= 100)) throw new RangeError('weight must be in (0, 100]');
+    await this.redis.hset(this.keys.fairWeights(), owner, String(weight));
+  }
+}

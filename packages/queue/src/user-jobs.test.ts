@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKeys } from './keys.js';
+import { createRedis } from './redis.js';
+import { UserJobCounter } from './user-jobs.js';
+
+const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'blocking');
+const keys = createKeys(`t${randomUUID().slice(0, 8)}`);
+const counter = new UserJobCounter(redis, keys, 60);
+
+afterAll(async () => {
+  const all = await redis.keys(`${keys.prefix}:*`);
+  if (all.length) await redis.del(...all);
+  redis.disconnect();
+});
+
+const setStatus = (id: string, status: string) => redis.hset(keys.job(id), 'status', status);
+
+describe('UserJobCounter', () => {
+  it('caps a parallel burst exactly at the limit, per user', async () => {
+    const ids = Array.from({ length: 12 }, () => randomUUID());
+    await Promise.all(ids.map((id) => setStatus(id, 'queued')));
+    const slots = await Promise.all(ids.map((id) => counter.acquire('burst', id, 5)));
+    expect(slots.filter((s) => s.acquired)).toHaveLength(5);
+    expect(slots.filter((s) => !s.acquired).every((s) => s.active === 5)).toBe(true);
+    expect((await counter.acquire('other', randomUUID(), 5)).acquired).toBe(true);
+  });
+
+  it('releases idempotently and counts a re-acquired job once', async () => {
+    const id = randomUUID();
+    await setStatus(id, 'queued');
+    expect(await counter.acquire('idem', id, 3)).toEqual({ acquired: true, active: 1 });
+    expect(await counter.acquire('idem', id, 3)).toEqual({ acquired: true, active: 1 });
+    await counter.release('idem', id);
+    await counter.release('idem', id);
+    expect(await counter.active('idem')).toBe(0);
+  });
+
+  it('drops slots of jobs that ended without a release once the cap is reached', async () => {
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await setStatus(a, 'running');
+    await setStatus(b, 'queued');
+    await setStatus(c, 'queued');
+    await counter.acquire('heal', a, 2);
+    await counter.acquire('heal', b, 2);
+    expect((await counter.acquire('heal', c, 2)).acquired).toBe(false);
+    await setStatus(a, 'failed');
+    expect(await counter.acquire('heal', c, 2)).toEqual({ acquired: true, active: 2 });
+  });
+});
