@@ -27,7 +27,10 @@ export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<Queu
 }
 
 export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobView> {
-  const q = await estimateQueue(deps, rec);
+  const [q, backend] = await Promise.all([
+    estimateQueue(deps, rec),
+    rec.status === 'queued' || rec.status === 'running' ? deps.backendState.get() : Promise.resolve(null),
+  ]);
   const tts =
     rec.tts && rec.tts.status === 'completed' ? { ...rec.tts, audio_url: jobLinks(rec.id).audio } : rec.tts;
   return {
@@ -35,6 +38,7 @@ export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobVie
     conversation_id: rec.conversationId,
     status: rec.status,
     ...q,
+    ...(backend ? { backend: { status: backend.status } } : {}),
     attempt: rec.attempt,
     created_at: iso(rec.createdAt) ?? new Date(0).toISOString(),
     started_at: iso(rec.startedAt),

@@ -63,12 +63,14 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
         deps.ttsWorkers.online().catch(() => 0),
       ]);
       if (failed.length > 0) {
+        const waiting = await deps.chatStats.depth().catch(() => null);
+        const note = failed.includes('backend') && waiting ? `; ${waiting} jobs are waiting for it` : '';
         throw new GatewayError(
           'not_ready',
-          `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}`,
+          `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}${note}`,
           {
             retryAfter: 5,
-            details: { checks, failed, workers_online: { llm, tts } },
+            details: { checks, failed, jobs_waiting: waiting, workers_online: { llm, tts } },
           },
         );
       }
