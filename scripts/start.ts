@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { buildWebIfStale } from '../packages/web/build-if-stale.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 if (existsSync(`${root}/.env`)) process.loadEnvFile(`${root}/.env`);
@@ -122,6 +123,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 await ensureRedis();
 await ensureBackend();
+buildWebIfStale({ log: say });
 for (const [name, file] of [
   ['api', 'services/api/src/main.ts'],
   ['llm-worker', 'services/llm-worker/src/main.ts'],

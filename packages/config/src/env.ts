@@ -25,7 +25,14 @@ export const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(
+      /^(rediss?:\/\/\S+|rediss?-cluster:\/\/(\S+@)?[^\s/,]+:\d+(,[^\s/,]+:\d+)*)$/,
+      'must be redis://host:port, rediss://…, or redis-cluster://host:port,host:port',
+    )
+    .default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: csv.optional(),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/)
@@ -50,6 +57,8 @@ export const Env = z.object({
   LLM_MAX_ATTEMPTS: int().max(20).default(4),
   LLM_BACKOFF_MS: int(1).default(1_000),
   WORKER_CONCURRENCY: int().max(1_000).optional(),
+  BREAKER_THRESHOLD: int().default(3),
+  BREAKER_PROBE_MS: int(50).default(2_000),
   WORKER_LOCK_MS: int(500).default(30_000),
   WORKER_STALLED_INTERVAL_MS: int(500).default(15_000),
   WORKER_MAX_STALLED: int(0).max(100).default(2),
@@ -82,6 +91,7 @@ export const Env = z.object({
   AUTH_REGISTRATION: bool.default(true),
   AUTH_GUESTS: bool.default(true),
   LOGIN_MAX_ATTEMPTS: int().max(10_000).default(10),
+  LOGIN_MAX_ATTEMPTS_PER_IP: int().max(100_000).default(100),
   LOGIN_WINDOW_SECONDS: int().max(86_400).default(900),
   USER_MAX_ACTIVE_JOBS: int().max(100_000).default(20),
 

@@ -61,7 +61,7 @@ describe('parseConfig', () => {
 });
 
 describe('auth settings', () => {
-  it('defaults to one-hour sessions, open registration and guests, 10 logins per 15 min, 20 jobs per user', () => {
+  it('defaults to one-hour sessions, open sign-up, 10 logins per name and 100 per IP in 15 min, 20 jobs a user', () => {
     const c = parseConfig({});
     expect(c.auth).toMatchObject({
       jwtSecret: null,
@@ -70,6 +70,7 @@ describe('auth settings', () => {
       registration: true,
       guests: true,
       loginMaxAttempts: 10,
+      loginMaxAttemptsPerIp: 100,
       loginWindowSeconds: 900,
     });
     expect(c.jobs.maxActivePerUser).toBe(20);

@@ -22,7 +22,11 @@ const shape = (e: Env) => {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis: {
+      // REDIS_CLUSTER_NODES names the seed nodes of a Redis Cluster; it wins over REDIS_URL.
+      url: e.REDIS_CLUSTER_NODES?.length ? `redis-cluster://${e.REDIS_CLUSTER_NODES.join(',')}` : e.REDIS_URL,
+      prefix: e.REDIS_PREFIX,
+    },
     http: {
       port: e.PORT,
       host: e.HOST,
@@ -47,6 +51,8 @@ const shape = (e: Env) => {
       temperature: e.LLM_TEMPERATURE,
       maxAttempts: e.LLM_MAX_ATTEMPTS,
       lockMs: e.WORKER_LOCK_MS,
+      breakerThreshold: e.BREAKER_THRESHOLD,
+      breakerProbeMs: e.BREAKER_PROBE_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: e.WORKER_MAX_STALLED,
       backoffMs: e.LLM_BACKOFF_MS,
@@ -79,6 +85,7 @@ const shape = (e: Env) => {
       registration: e.AUTH_REGISTRATION,
       guests: e.AUTH_GUESTS,
       loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
+      loginMaxAttemptsPerIp: e.LOGIN_MAX_ATTEMPTS_PER_IP,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },
     jobs: {

@@ -12,6 +12,7 @@ import type { Logger } from '@gateway/logger';
 import { type ChatMessage, fitToContext } from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
 import { buildPrompt } from './build-prompt.js';
+import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
 
 export interface ChatJobDeps {
@@ -24,6 +25,10 @@ export interface ChatJobDeps {
   handOffTts: (data: ChatJobData, reply: Reply) => Promise<void>;
   log: Logger;
   settings: { maxContextTokens: number; eventFlushMs: number };
+  /** Tells whether a failure means the backend is down (then the job waits instead of spending an attempt). */
+  breaker?: { onSuccess(): void; onFailure(err: GatewayError): Promise<boolean> };
+  /** Gives the owner's slot back (USER_MAX_ACTIVE_JOBS) when the job ends; idempotent. */
+  userJobs?: { release(owner: string, jobId: string): Promise<void> };
 }
 
 export interface JobContext {
@@ -41,6 +46,8 @@ export type ChatOutcome =
   | { outcome: 'expired' }
   /** A retryable failure with attempts left: the caller rethrows so the queue retries with backoff. */
   | { outcome: 'retry'; error: GatewayError }
+  /** The backend is down: the job goes back to the line, without losing an attempt. */
+  | { outcome: 'backend_down'; error: GatewayError }
   | { outcome: 'failed'; error: GatewayError };
 
 const ttsFor = (data: ChatJobData): TtsInfo => {
@@ -72,7 +79,10 @@ export async function processChatJob(
   const { jobs, log } = deps;
   const id = data.job_id;
   const rec = await jobs.get(id);
-  if (!rec) return { outcome: 'expired' };
+  if (!rec) {
+    await deps.userJobs?.release(data.owner, id);
+    return { outcome: 'expired' };
+  }
   if (TERMINAL_STATUSES.has(rec.status)) {
     await afterEnd(data, rec, deps);
     return { outcome: 'already_ended', status: rec.status };
@@ -94,7 +104,13 @@ export async function processChatJob(
   });
 
   try {
-    const reply = await generate(data, deps, signal, (delta) => buffer.push(delta));
+    let tokens = 0;
+    failpoint('before_backend');
+    const reply = await generate(data, deps, signal, (delta) => {
+      if (++tokens === 3) failpoint('mid_stream');
+      buffer.push(delta);
+    });
+    deps.breaker?.onSuccess();
     await buffer.flush();
     await complete(data, reply, deps);
     return { outcome: 'completed', reply };
@@ -108,6 +124,12 @@ export async function processChatJob(
         return { outcome: 'already_ended', status: 'superseded' };
       }
       return cancel(data, deps);
+    }
+    if (error.retryable && (await deps.breaker?.onFailure(error))) {
+      await jobs.patch(id, { status: 'queued' }, [
+        { event: 'status', data: { status: 'queued', attempt, reason: 'backend unavailable; waiting for it' } },
+      ]);
+      return { outcome: 'backend_down', error };
     }
     const last = ctx.attemptsMade + 1 >= ctx.maxAttempts;
     if (error.retryable && !last) {
@@ -185,6 +207,7 @@ async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps): Pro
       assistant_at: now,
     });
   }
+  failpoint('after_store');
   const tts = ttsFor(data);
   const events: JobEvent[] = [{ event: 'reply', data: reply }];
   // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
@@ -196,6 +219,7 @@ async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps): Pro
 
 /** Follow-up steps of an ended job; each is idempotent, so a re-run after a crash repeats them safely. */
 async function afterEnd(data: ChatJobData, rec: JobRecord, deps: ChatJobDeps): Promise<void> {
+  await deps.userJobs?.release(data.owner, data.job_id);
   if (rec.status === 'completed' && rec.reply && speechFollows(data) && rec.tts?.status === 'pending') {
     await deps.handOffTts(data, rec.reply);
   }
@@ -214,6 +238,7 @@ async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: tr
   );
   // Whoever ends a never-started job takes it out of its owner's waiting count, exactly once.
   if (ended.finished && !opts.started) await deps.dispatcher.leftWithoutStarting(data.job_id, data.owner);
+  await deps.userJobs?.release(data.owner, data.job_id);
   await deps.dispatcher.advance(data.conversation_id, data.job_id);
   return { outcome: 'cancelled' };
 }
@@ -229,6 +254,7 @@ async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): 
       { event: 'done', data: { status: 'failed' } },
     ],
   );
+  await deps.userJobs?.release(data.owner, data.job_id);
   await deps.dispatcher.advance(data.conversation_id, data.job_id);
 }
 
