@@ -19,7 +19,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal, sseClients: activeStreams.size }, 'stopping');
   // Clients reconnect (to another instance) and resume from their last event id.
-  for (const s of [...activeStreams]) s.end(1_000);
+  activeStreams.endAll(1_000);
   const timer = setTimeout(() => {
     log.warn('shutdown took too long; exiting');
     process.exit(1);

@@ -77,3 +77,36 @@ export class SseStream {
     for (const fn of this.onCloseHandlers.splice(0)) fn();
   }
 }
+
+/**
+ * The open SSE streams of this process. On shutdown every stream ends with a `retry:` hint, and a stream
+ * that opens after that is ended at once: clients reconnect to another instance and resume from their
+ * last event id.
+ */
+export class SseRegistry {
+  private readonly streams = new Set<SseStream>();
+  private draining: number | null = null;
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  add(stream: SseStream): void {
+    if (this.draining !== null) {
+      stream.end(this.draining);
+      return;
+    }
+    this.streams.add(stream);
+    stream.onClose(() => this.streams.delete(stream));
+  }
+
+  /** Ends the streams open now (their events source went away); new ones may still open. */
+  endOpen(retryMs: number): void {
+    for (const s of [...this.streams]) s.end(retryMs);
+  }
+
+  endAll(retryMs: number): void {
+    this.draining = retryMs;
+    this.endOpen(retryMs);
+  }
+}

@@ -15,12 +15,18 @@ import { watchQueuePosition } from '../chat/queue-updates.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
 import { ownerOf } from '../identity.js';
-import { SseStream } from '../sse.js';
+import { SseRegistry, SseStream } from '../sse.js';
 
 const JobParams = z.object({ id: Id });
 const IdempotencyHeaders = z.object({ 'idempotency-key': z.string().min(1).max(256).optional() });
 
 export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  // Redis went away: end the streams with a resume hint rather than leave clients on a silent line.
+  const onRedisLost = () => activeStreams.endOpen(2_000);
+  deps.subscriber.on('close', onRedisLost);
+  app.addHook('onClose', async () => {
+    deps.subscriber.off('close', onRedisLost);
+  });
   app.post(
     '/chat/jobs',
     {
@@ -33,10 +39,15 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       },
     },
     async (req, reply) => {
+      const owner = ownerOf(req);
+      // Resolved now, so an unknown or foreign character is a 404 here rather than a failed job later.
+      const characterId = req.body.character_id;
+      const character = characterId ? await deps.characters.snapshot(owner, characterId) : null;
       const accepted = await submitChatJob(deps, {
-        owner: ownerOf(req),
+        owner,
         body: req.body,
         idempotencyKey: req.headers['idempotency-key'],
+        character,
       });
       req.log.info({ jobId: accepted.job_id }, 'chat job accepted');
       return reply.code(202).header('location', accepted.links.self).send(accepted);
@@ -98,6 +109,7 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         maxBufferedBytes: 1024 * 1024,
         headers: corsHeadersOf(reply),
       });
+      activeStreams.add(sse);
       // Snapshots of the queue position carry no id: they say where the job stands without moving the
       // client's resume point.
       const watcher =
@@ -120,8 +132,6 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         sse.end(2_000);
         return;
       }
-      activeStreams.add(sse);
-      sse.onClose(() => activeStreams.delete(sse));
     },
   );
 
@@ -148,7 +158,7 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
 };
 
 /** Open SSE streams of this process, so that shutdown can end them with a resume hint. */
-export const activeStreams = new Set<SseStream>();
+export const activeStreams = new SseRegistry();
 
 function corsHeadersOf(reply: { getHeaders(): Record<string, unknown> }): Record<string, string> {
   const out: Record<string, string> = {};
