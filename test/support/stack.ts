@@ -20,7 +20,10 @@ export interface RunningProcess {
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   /** Resolves with the first parsed JSON log line that matches. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
 }
 
@@ -45,14 +48,20 @@ export interface Stack {
 
 /** Starts one service as its own Node process, the way `npm start` does. */
 export function startProcess(name: ServiceName, env: Record<string, string>): Promise<RunningProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', '--conditions=@gateway/source', SERVICE_FILES[name]], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@gateway/source', SERVICE_FILES[name]],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
-  const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
-    [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
   const seen: Record<string, unknown>[] = [];
   let partial = '';
   const onData = (chunk: Buffer) => {
@@ -88,7 +97,10 @@ export function startProcess(name: ServiceName, env: Record<string, string>): Pr
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`${name}: no matching log line in ${timeoutMs} ms; output:\n${out.slice(-3000)}`)),
+          () =>
+            reject(
+              new Error(`${name}: no matching log line in ${timeoutMs} ms; output:\n${out.slice(-3000)}`),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -132,9 +144,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     TTS_DEFAULT: 'false',
     LLM_BACKOFF_MS: '50',
     NODE_ENV: 'test',
+    METRICS_PORT: '0',
     ...opts.env,
   };
   const redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // fault tests take Redis away on purpose
   const processes: RunningProcess[] = [];
   let apiUrl = '';
   const start = async (name: ServiceName, extra: Record<string, string> = {}) => {

@@ -42,6 +42,7 @@ export const Env = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   BODY_LIMIT_BYTES: int().default(256 * 1024),
   TRUST_PROXY: bool.default(false),
+  METRICS_PORT: int(0).max(65_535).optional(),
 
   LLM_SERVICE: z.enum(['ollama', 'vllm']).default('ollama'),
   OLLAMA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -22,6 +22,8 @@ const shape = (e: Env) => {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
+    /** A worker's /metrics and /health port (default 9464 llm-worker, 9465 tts-worker; 0 = any free port). */
+    metricsPort: e.METRICS_PORT ?? null,
     redis: {
       // REDIS_CLUSTER_NODES names the seed nodes of a Redis Cluster; it wins over REDIS_URL.
       url: e.REDIS_CLUSTER_NODES?.length ? `redis-cluster://${e.REDIS_CLUSTER_NODES.join(',')}` : e.REDIS_URL,

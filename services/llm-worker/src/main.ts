@@ -3,7 +3,9 @@ import { loadConfigOrExit } from '@gateway/config';
 import type { ChatJobData, TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
+import { createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
 import {
+  BackendState,
   ChatDispatcher,
   ConversationStore,
   createChatQueue,
@@ -15,10 +17,12 @@ import {
   QUEUE,
   QueueStats,
   ttsJobOptions,
+  UserJobCounter,
   WorkerRegistry,
 } from '@gateway/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
-import { processChatJob } from './process-chat-job.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { type ChatObserver, processChatJob } from './process-chat-job.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'llm-worker', level: config.logLevel });
@@ -42,6 +46,7 @@ const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffM
 const fair = new FairShare(redis, keys, config.jobs.fairShare);
 const dispatcher = new ChatDispatcher(chatQueue, jobs, conversations, retry, fair);
 const stats = new QueueStats(redis, keys, QUEUE.chat);
+const userJobs = new UserJobCounter(redis, keys, retention);
 const registry = new WorkerRegistry(redis, keys, 'llm');
 const llm = createLlmClient({
   service: config.llm.service,
@@ -51,6 +56,29 @@ const llm = createLlmClient({
   connections: config.llm.workerConcurrency,
   contextTokens: config.llm.maxContextTokens,
   ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
+});
+
+const metricsRegistry = createRegistry('llm-worker');
+const metrics = new LlmWorkerMetrics(metricsRegistry, config.llm.concurrency);
+const observe: ChatObserver = {
+  queueWait: (ms) => metrics.queueWait.observe(ms / 1000),
+  ttft: (ms) => metrics.ttft.observe(ms / 1000),
+  generation: (ms) => metrics.generation.observe(ms / 1000),
+  tokens: (n) => metrics.tokens.inc(n),
+  backendError: (code) => metrics.backendErrors.inc({ code }),
+  inFlight: (d) => metrics.inFlight.inc(d),
+};
+const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPort ?? 9464).catch(
+  (err: unknown) => {
+    // Several workers on one host: only the first gets the default port; the others run without one.
+    log.warn({ err }, 'metrics port unavailable; running without /metrics');
+    return null;
+  },
+);
+
+const breaker = new CircuitBreaker(chatQueue, llm, new BackendState(redis, keys), log, {
+  threshold: config.llm.breakerThreshold,
+  probeMs: config.llm.breakerProbeMs,
 });
 
 // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
@@ -84,12 +112,17 @@ const worker = new Worker<ChatJobData>(
         stats,
         handOffTts,
         log: jobLog,
+        breaker,
+        observe,
+        userJobs,
         settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
       },
       { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
     );
     jobLog.info({ outcome: result.outcome }, 'chat job ended');
+    metrics.jobs.inc({ outcome: result.outcome });
     if (result.outcome === 'retry') throw result.error;
+    if (result.outcome === 'backend_down') throw Worker.RateLimitError();
     if (result.outcome === 'failed')
       throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
     return { outcome: result.outcome };
@@ -114,6 +147,7 @@ worker.on('failed', (job, err) => {
       { event: 'error', data: info },
       { event: 'done', data: { status: 'failed' } },
     ])
+    .then(() => userJobs.release(job.data.owner, job.data.job_id))
     .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
     .catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
 });
@@ -130,8 +164,15 @@ await beat();
 const heartbeat = setInterval(beat, 5_000);
 heartbeat.unref();
 
+const metricsAddress = metricsServer?.address();
 log.info(
-  { workerId, backend: config.llm.service, baseUrl: config.llm.baseUrl, concurrency: config.llm.concurrency },
+  {
+    workerId,
+    backend: config.llm.service,
+    baseUrl: config.llm.baseUrl,
+    concurrency: config.llm.concurrency,
+    metricsPort: typeof metricsAddress === 'object' && metricsAddress ? metricsAddress.port : null,
+  },
   'llm-worker ready',
 );
 
@@ -144,6 +185,8 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal }, 'stopping: finishing the jobs in hand');
   clearInterval(heartbeat);
+  breaker.stop();
+  metricsServer?.close();
   // close() stops taking jobs and waits for those in hand, so none is left to stall.
   await worker.close();
   await registry.leave(workerId).catch(() => {});

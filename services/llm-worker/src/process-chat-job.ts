@@ -29,6 +29,17 @@ export interface ChatJobDeps {
   breaker?: { onSuccess(): void; onFailure(err: GatewayError): Promise<boolean> };
   /** Gives the owner's slot back (USER_MAX_ACTIVE_JOBS) when the job ends; idempotent. */
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
+  observe?: ChatObserver;
+}
+
+/** Where a job's timings go (Prometheus in production); every figure in milliseconds or counts. */
+export interface ChatObserver {
+  queueWait(ms: number): void;
+  ttft(ms: number): void;
+  generation(ms: number): void;
+  tokens(n: number): void;
+  backendError(code: string): void;
+  inFlight(delta: 1 | -1): void;
 }
 
 export interface JobContext {
@@ -94,7 +105,10 @@ export async function processChatJob(
   }
   const attempt = start.attempt;
   // The job left its owner's waiting line: the owner's next job may take the front again (fair share).
-  if (attempt === 1) await deps.dispatcher.fair.leave(data.owner);
+  if (attempt === 1) {
+    await deps.dispatcher.fair.leave(data.owner);
+    deps.observe?.queueWait(Date.now() - data.created_at);
+  }
   const local = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
   const buffer = new TokenBuffer(deps.settings.eventFlushMs, async (delta) => {
@@ -105,18 +119,28 @@ export async function processChatJob(
 
   try {
     let tokens = 0;
+    let firstTokenAt = 0;
+    const began = Date.now();
     failpoint('before_backend');
+    deps.observe?.inFlight(1);
     const reply = await generate(data, deps, signal, (delta) => {
-      if (++tokens === 3) failpoint('mid_stream');
+      if (++tokens === 1) {
+        firstTokenAt = Date.now();
+        deps.observe?.ttft(firstTokenAt - began);
+      }
+      if (tokens === 3) failpoint('mid_stream');
       buffer.push(delta);
-    });
+    }).finally(() => deps.observe?.inFlight(-1));
     deps.breaker?.onSuccess();
+    if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
+    deps.observe?.tokens(reply.usage.completion_tokens);
     await buffer.flush();
     await complete(data, reply, deps);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
     const error = toGatewayError(err, signal);
+    if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
       // Another worker runs this job now (ours stalled): leave the record to it.
@@ -127,7 +151,10 @@ export async function processChatJob(
     }
     if (error.retryable && (await deps.breaker?.onFailure(error))) {
       await jobs.patch(id, { status: 'queued' }, [
-        { event: 'status', data: { status: 'queued', attempt, reason: 'backend unavailable; waiting for it' } },
+        {
+          event: 'status',
+          data: { status: 'queued', attempt, reason: 'backend unavailable; waiting for it' },
+        },
       ]);
       return { outcome: 'backend_down', error };
     }

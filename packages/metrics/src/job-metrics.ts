@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+// Buckets from 5 ms to 2 min: queue waits and generations on a busy GPU span that range.
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** What an llm-worker measures about each chat job and the backend. */
+export class LlmWorkerMetrics {
+  readonly queueWait: Histogram;
+  readonly ttft: Histogram;
+  readonly generation: Histogram;
+  readonly tokens: Counter;
+  readonly backendErrors: Counter<'code'>;
+  readonly inFlight: Gauge;
+  readonly limit: Gauge;
+  readonly jobs: Counter<'outcome'>;
+
+  constructor(registry: Registry, concurrencyLimit: number) {
+    const r = [registry];
+    this.queueWait = new Histogram({
+      name: 'gateway_job_queue_wait_seconds',
+      help: 'Time from submission to the start of generation',
+      buckets: SECONDS,
+      registers: r,
+    });
+    this.ttft = new Histogram({
+      name: 'gateway_job_ttft_seconds',
+      help: 'Time from the start of a job to its first token from the backend',
+      buckets: SECONDS,
+      registers: r,
+    });
+    this.generation = new Histogram({
+      name: 'gateway_job_generation_seconds',
+      help: 'Time from the first token to the end of the reply',
+      buckets: SECONDS,
+      registers: r,
+    });
+    this.tokens = new Counter({
+      name: 'gateway_tokens_generated_total',
+      help: 'Completion tokens generated (rate() gives tokens per second)',
+      registers: r,
+    });
+    this.backendErrors = new Counter({
+      name: 'gateway_backend_errors_total',
+      help: 'Backend failures by error code',
+      labelNames: ['code'],
+      registers: r,
+    });
+    this.inFlight = new Gauge({
+      name: 'gateway_backend_in_flight',
+      help: 'Requests this process has in flight at the backend',
+      registers: r,
+    });
+    this.limit = new Gauge({
+      name: 'gateway_backend_concurrency_limit',
+      help: 'The global limit of requests in flight at the backend (LLM_CONCURRENCY)',
+      registers: r,
+    });
+    this.limit.set(concurrencyLimit);
+    this.jobs = new Counter({
+      name: 'gateway_jobs_total',
+      help: 'Chat jobs handled by outcome',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+  }
+}
+
+/** What a tts-worker measures. */
+export class TtsWorkerMetrics {
+  readonly synthesis: Histogram;
+  readonly jobs: Counter<'outcome'>;
+
+  constructor(registry: Registry) {
+    this.synthesis = new Histogram({
+      name: 'gateway_job_tts_seconds',
+      help: 'Time to synthesize the speech of one reply',
+      buckets: SECONDS,
+      registers: [registry],
+    });
+    this.jobs = new Counter({
+      name: 'gateway_tts_jobs_total',
+      help: 'Speech jobs by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+  }
+}

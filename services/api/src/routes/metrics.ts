@@ -1,0 +1,86 @@
+import { createRegistry } from '@gateway/metrics';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { Gauge, Histogram } from 'prom-client';
+import type { ApiDeps } from '../deps.js';
+import { activeStreams } from './chat-jobs.js';
+
+const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+
+/**
+ * `GET /metrics` in Prometheus text: HTTP request durations per route, queue depth by state, SSE clients,
+ * and workers online. Queue figures are read from Redis at scrape time, so every api replica reports the
+ * same global values (aggregate them with max, not sum).
+ */
+const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const registry = createRegistry('api');
+  const http = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'gateway_queue_jobs',
+    help: 'Jobs in each queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      for (const [name, queue] of [
+        ['chat', deps.chatQueue],
+        ['tts', deps.ttsQueue],
+      ] as const) {
+        const counts = await queue.getJobCounts(...STATES).catch(() => null);
+        for (const state of STATES) if (counts) this.set({ queue: name, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'gateway_sse_clients',
+    help: 'Open Server-Sent Events streams on this api process',
+    registers: [registry],
+    collect() {
+      this.set(activeStreams.size);
+    },
+  });
+  new Gauge({
+    name: 'gateway_workers_online',
+    help: 'Worker processes with a fresh heartbeat',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      const [llm, tts] = await Promise.all([
+        deps.llmWorkers.online().catch(() => 0),
+        deps.ttsWorkers.online().catch(() => 0),
+      ]);
+      this.set({ kind: 'llm' }, llm);
+      this.set({ kind: 'tts' }, tts);
+    },
+  });
+  new Gauge({
+    name: 'gateway_backend_concurrency_limit',
+    help: 'The global limit of requests in flight at the backend (LLM_CONCURRENCY)',
+    registers: [registry],
+  }).set(deps.config.llm.concurrency);
+
+  app.addHook('onResponse', async (req, reply) => {
+    // Unmatched routes share one label, so random URLs cannot blow up the series count.
+    const route = req.routeOptions.url ?? 'unmatched';
+    http.observe(
+      { method: req.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } },
+    async (_req, reply) => {
+      reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    },
+  );
+};
+
+export const metricsRoutes = fp(plugin, { name: 'metrics' });
