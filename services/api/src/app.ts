@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { installAuth } from './auth/plugin.js';
 import type { ApiDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
-import { installIdentity } from './identity.js';
+import { authRoutes } from './routes/auth.js';
+import { characterRoutes } from './routes/characters.js';
 import { chatJobRoutes } from './routes/chat-jobs.js';
+import { installDocs } from './routes/docs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
+import { speechRoutes } from './routes/speech.js';
+import { webRoutes } from './routes/web.js';
 
 /** Builds the api from its dependencies, apart from `listen`, so tests can `inject` or listen on port 0. */
-export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+export interface BuildOptions {
+  /** Sees every route as it is added (the docs test compares them with the OpenAPI document). */
+  onRoute?: (route: RouteOptions) => void;
+}
+
+export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.config.http.bodyLimit,
@@ -20,7 +31,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // Prototype-poisoning keys are refused outright rather than silently stripped.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    maxParamLength: 200,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: any other body type is a 415, not a confusing validation error.
@@ -30,9 +40,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   installErrorHandling(app);
-  installIdentity(app);
+  await installDocs(app);
+  await installAuth(app, deps);
+  await app.register(metricsRoutes, { deps });
   await app.register(opsRoutes, { deps });
   await app.register(chatJobRoutes, { deps });
+  await app.register(speechRoutes, { deps });
+  await app.register(authRoutes, { deps });
+  await app.register(characterRoutes, { deps });
+  await app.register(webRoutes, { deps });
   return app;
 }
