@@ -102,5 +102,6 @@ export const Env = z.object({
   EVENT_FLUSH_MS: int(0).max(1_000).default(25),
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   CORS_ORIGINS: csv.default([]),
+  ADMIN_USERS: csv.default([]),
 });
 export type Env = z.infer<typeof Env>;

@@ -89,6 +89,8 @@ const shape = (e: Env) => {
       loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
       loginMaxAttemptsPerIp: e.LOGIN_MAX_ATTEMPTS_PER_IP,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+      /** Usernames that may open the queue dashboard and set fair-share weights. */
+      adminUsers: e.ADMIN_USERS,
     },
     jobs: {
       retentionSeconds: e.JOB_RETENTION_SECONDS,

@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { installAuth } from './auth/plugin.js';
 import type { ApiDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { characterRoutes } from './routes/characters.js';
 import { chatJobRoutes } from './routes/chat-jobs.js';
@@ -50,6 +51,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(speechRoutes, { deps });
   await app.register(authRoutes, { deps });
   await app.register(characterRoutes, { deps });
+  await app.register(adminRoutes, { deps });
   await app.register(webRoutes, { deps });
   return app;
 }
