@@ -1,5 +1,6 @@
 import type { ChatJobAccepted, ChatJobView, ConversationView } from '@gateway/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guestSession } from './support/auth.js';
 import { call, readSse, tokensOf, waitFor } from './support/http.js';
 import { type Stack, startStack } from './support/stack.js';
 
@@ -8,14 +9,25 @@ const chatBodies = (stack: Stack) =>
   stack.sim
     .requests()
     .filter((r) => r.path.endsWith('/chat') || r.path.endsWith('/chat/completions'))
-    .map((r) => ({ body: r.body as { messages: Msg[]; options?: Record<string, unknown> }, reply: r.reply, aborted: r.aborted }));
+    .map((r) => ({
+      body: r.body as { messages: Msg[]; options?: Record<string, unknown> },
+      reply: r.reply,
+      aborted: r.aborted,
+    }));
+
+// Every stack's requests act as one logged-in guest.
+const sessions = new Map<Stack, Record<string, string>>();
+const auth = (stack: Stack) => sessions.get(stack) ?? {};
+const login = async (stack: Stack) => {
+  sessions.set(stack, (await guestSession(stack.apiUrl)).headers);
+};
 
 const submit = (stack: Stack, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, { body, headers });
+  call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, { body, headers: { ...auth(stack), ...headers } });
 
 const poll = (stack: Stack, id: string) =>
   waitFor(
-    () => call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${id}`).then((r) => r.body),
+    () => call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${id}`, { headers: auth(stack) }).then((r) => r.body),
     (v) => ['completed', 'failed', 'cancelled'].includes(v.status),
   );
 
@@ -30,6 +42,7 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ kind, sim: { tokenDelayMs: 2 } });
+    await login(stack);
   });
   afterAll(() => stack.stop());
 
@@ -44,10 +57,18 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
     expect(view.reply?.content).toBe(sent.reply);
     expect(view.reply?.usage.completion_tokens).toBeGreaterThan(0);
     expect(view.reply?.usage.prompt_tokens).toBeGreaterThan(0);
-    expect(view.reply?.usage.total_tokens).toBe(view.reply!.usage.prompt_tokens + view.reply!.usage.completion_tokens);
+    expect(view.reply?.usage.total_tokens).toBe(
+      view.reply!.usage.prompt_tokens + view.reply!.usage.completion_tokens,
+    );
     const system = sent.body.messages[0]!;
     expect(system.role).toBe('system');
-    for (const part of ['미나', '커피를 좋아한다', '같은 과 선배', '학교 앞 카페', '시험이 끝난 금요일 오후']) {
+    for (const part of [
+      '미나',
+      '커피를 좋아한다',
+      '같은 과 선배',
+      '학교 앞 카페',
+      '시험이 끝난 금요일 오후',
+    ]) {
       expect(system.content).toContain(part);
     }
     expect(sent.body.messages.at(-1)).toEqual({ role: 'user', content: rolePlay.message });
@@ -58,7 +79,7 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
 
   it('streams tokens over SSE that add up to the reply, and resumes after Last-Event-ID', async () => {
     const { body } = await submit(stack, rolePlay);
-    const events = await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`);
+    const events = await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`, { headers: auth(stack) });
     expect(events.at(-1)).toMatchObject({ event: 'done' });
     expect(JSON.parse(events.at(-1)!.data)).toEqual({ status: 'completed' });
     const reply = JSON.parse(events.find((e) => e.event === 'reply')!.data) as { content: string };
@@ -70,7 +91,7 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
     const withId = events.filter((e) => e.id);
     const cut = Math.floor(withId.length / 2);
     const rest = await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`, {
-      headers: { 'last-event-id': withId[cut - 1]!.id! },
+      headers: { ...auth(stack), 'last-event-id': withId[cut - 1]!.id! },
     });
     expect(rest.map((e) => e.id)).toEqual(withId.slice(cut).map((e) => e.id));
     expect(tokensOf(withId.slice(0, cut)) + tokensOf(rest)).toBe(reply.content);
@@ -78,7 +99,7 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
 
   it('sends the SSE headers proxies need', async () => {
     const { body } = await submit(stack, rolePlay);
-    const res = await fetch(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`);
+    const res = await fetch(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`, { headers: auth(stack) });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('cache-control')).toMatch(/no-cache/);
     expect(res.headers.get('x-accel-buffering')).toBe('no');
@@ -88,14 +109,19 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
   it('sends the first exchange as history in the second turn and lists the conversation', async () => {
     const first = await submit(stack, rolePlay);
     const v1 = await poll(stack, first.body.job_id);
-    const second = await submit(stack, { message: '그럼 같이 공부할래요?', conversation_id: first.body.conversation_id });
+    const second = await submit(stack, {
+      message: '그럼 같이 공부할래요?',
+      conversation_id: first.body.conversation_id,
+    });
     expect(second.body.conversation_id).toBe(first.body.conversation_id);
     await poll(stack, second.body.job_id);
     const sent = chatBodies(stack).at(-1)!.body.messages;
     expect(sent.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
     expect(sent[1]!.content).toBe(rolePlay.message);
     expect(sent[2]!.content).toBe(v1.reply!.content);
-    const conv = await call<ConversationView>(`${stack.apiUrl}/conversations/${first.body.conversation_id}`);
+    const conv = await call<ConversationView>(`${stack.apiUrl}/conversations/${first.body.conversation_id}`, {
+      headers: auth(stack),
+    });
     expect(conv.body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
     expect(conv.body.messages[1]!.job_id).toBe(first.body.job_id);
   });
@@ -126,7 +152,12 @@ describe.each(['ollama', 'vllm'] as const)('chat pipeline on %s', (kind) => {
 describe('chat pipeline edge cases', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ kind: 'vllm', sim: { tokenDelayMs: 2, maxModelLen: 1024 }, env: { LLM_MAX_CONTEXT_TOKENS: '1024' } });
+    stack = await startStack({
+      kind: 'vllm',
+      sim: { tokenDelayMs: 2, maxModelLen: 1024 },
+      env: { LLM_MAX_CONTEXT_TOKENS: '1024' },
+    });
+    await login(stack);
   });
   afterAll(() => stack.stop());
 
@@ -134,7 +165,11 @@ describe('chat pipeline edge cases', () => {
     const long = '긴 이야기를 합니다. '.repeat(40);
     let conversation: string | undefined;
     for (let i = 0; i < 6; i++) {
-      const r = await submit(stack, { message: `${i}: ${long}`, max_tokens: 64, ...(conversation ? { conversation_id: conversation } : {}) });
+      const r = await submit(stack, {
+        message: `${i}: ${long}`,
+        max_tokens: 64,
+        ...(conversation ? { conversation_id: conversation } : {}),
+      });
       conversation = r.body.conversation_id;
       expect((await poll(stack, r.body.job_id)).status).toBe('completed');
     }
@@ -148,18 +183,31 @@ describe('chat pipeline edge cases', () => {
   });
 
   it('answers 400 naming the field for bad input, 404 for unknown ids, 415 and 413', async () => {
-    const bad = await call<{ error: { code: string; details: { field: string }[] } }>(`${stack.apiUrl}/chat/jobs`, {
-      body: { message: 42 },
-    });
+    const bad = await call<{ error: { code: string; details: { field: string }[] } }>(
+      `${stack.apiUrl}/chat/jobs`,
+      {
+        body: { message: 42 },
+        headers: auth(stack),
+      },
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_input');
     expect(bad.body.error.details.map((d) => d.field)).toContain('body.message');
-    const unknown = await call<{ error: { code: string } }>(`${stack.apiUrl}/chat/jobs/nope`);
+    const unknown = await call<{ error: { code: string } }>(`${stack.apiUrl}/chat/jobs/nope`, {
+      headers: auth(stack),
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
-    const text = await fetch(`${stack.apiUrl}/chat/jobs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const text = await fetch(`${stack.apiUrl}/chat/jobs`, {
+      method: 'POST',
+      headers: { ...auth(stack), 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     expect(text.status).toBe(415);
-    const huge = await call(`${stack.apiUrl}/chat/jobs`, { body: { message: 'x'.repeat(400_000) } });
+    const huge = await call(`${stack.apiUrl}/chat/jobs`, {
+      body: { message: 'x'.repeat(400_000) },
+      headers: auth(stack),
+    });
     expect(huge.status).toBe(413);
   });
 
@@ -167,14 +215,28 @@ describe('chat pipeline edge cases', () => {
     stack.sim.configure({ ttftMs: 50, tokenDelayMs: 200 });
     try {
       const { body } = await submit(stack, { message: '길게 말해 주세요' });
-      await waitFor(() => call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${body.job_id}`).then((r) => r.body.status), (s) => s === 'running');
+      await waitFor(
+        () =>
+          call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${body.job_id}`, { headers: auth(stack) }).then(
+            (r) => r.body.status,
+          ),
+        (s) => s === 'running',
+      );
       const before = stack.sim.stats().aborted;
-      const del = await call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${body.job_id}`, { method: 'DELETE' });
+      const del = await call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${body.job_id}`, {
+        method: 'DELETE',
+        headers: auth(stack),
+      });
       expect(del.status).toBe(202);
       const view = await poll(stack, body.job_id);
       expect(view.status).toBe('cancelled');
-      await waitFor(async () => stack.sim.stats().aborted, (n) => n > before);
-      const events = await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`);
+      await waitFor(
+        async () => stack.sim.stats().aborted,
+        (n) => n > before,
+      );
+      const events = await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`, {
+        headers: auth(stack),
+      });
       expect(JSON.parse(events.at(-1)!.data)).toEqual({ status: 'cancelled' });
       expect(events.some((e) => e.event === 'reply')).toBe(false);
     } finally {

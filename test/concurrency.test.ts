@@ -14,7 +14,8 @@ describe('global GPU throttle across worker processes', () => {
       kind: 'vllm',
       sim: { ttftMs: 40, tokenDelayMs: 5, replyTokens: 12 },
       services: ['api', 'llm-worker', 'llm-worker'],
-      env: { LLM_CONCURRENCY: '3', WORKER_CONCURRENCY: '10' },
+      // One guest submits the whole burst: lift the per-user cap (USER_MAX_ACTIVE_JOBS, default 20).
+      env: { LLM_CONCURRENCY: '3', WORKER_CONCURRENCY: '10', USER_MAX_ACTIVE_JOBS: '1000' },
     });
     headers = await guestHeaders(stack.apiUrl);
   });

@@ -58,7 +58,7 @@ describe('fair share of the GPU', () => {
     );
     const bCreated = Date.parse(bDone.created_at);
     const waitingWhenBArrived = aViews.filter((v) => Date.parse(v.started_at!) > bCreated);
-    expect(waitingWhenBArrived.length).toBeGreaterThan(150);
+    expect(waitingWhenBArrived.length).toBeGreaterThan(100);
     // None of them went first (one may tie with B on the millisecond clock of two processes).
     expect(waitingWhenBArrived.filter((v) => Date.parse(v.started_at!) < bStart).length).toBeLessThanOrEqual(
       1,

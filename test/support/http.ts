@@ -34,12 +34,17 @@ export interface SseEvent {
 /** Reads an SSE stream until it ends (or `until` says stop); returns the events in order. */
 export async function readSse(
   url: string,
-  opts: { headers?: Record<string, string>; until?: (e: SseEvent, all: SseEvent[]) => boolean; signal?: AbortSignal } = {},
+  opts: {
+    headers?: Record<string, string>;
+    until?: (e: SseEvent, all: SseEvent[]) => boolean;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<SseEvent[]> {
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...opts.headers }, signal });
-  if (res.status !== 200 || !res.body) throw new Error(`SSE ${url}: status ${res.status}: ${await res.text()}`);
+  if (res.status !== 200 || !res.body)
+    throw new Error(`SSE ${url}: status ${res.status}: ${await res.text()}`);
   const events: SseEvent[] = [];
   const decoder = new TextDecoder();
   let buffer = '';
@@ -85,7 +90,11 @@ export const tokensOf = (events: SseEvent[]) =>
     .map((e) => (JSON.parse(e.data) as { delta: string }).delta)
     .join('');
 
-export async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -102,18 +102,18 @@ describe('capacity', () => {
   });
 });
 
-describe('throughput', () => {
-  it('serves zero-latency requests quickly', async () => {
+// Speed is measured in bench/, not here: this only checks that waves of requests all get answered.
+describe('many requests', () => {
+  it('answers every zero-latency request of several concurrent waves', async () => {
     sim = await startBackendSim({ kind: 'vllm', capacity: 4 });
     const url = `${sim.url}/v1/chat/completions`;
-    const t0 = Date.now();
     for (let wave = 0; wave < 10; wave++) {
       await Promise.all(
         Array.from({ length: 50 }, () => postJson(url, body(wave % 2 === 0)).then((r) => r.text())),
       );
     }
     expect(sim.stats().completed).toBe(500);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(sim.stats().maxGenerating).toBeLessThanOrEqual(4);
     await sleep(0);
   });
 });

@@ -54,5 +54,25 @@ export const TtsJobData = z.object({
   standalone: z.boolean().default(false),
   speed: z.number().optional(),
   created_at: z.number(),
+  /**
+   * Which speech run of the chat job this is: 0 is the hand-off after the reply, each
+   * `POST /chat/jobs/{id}/tts` starts the next. Guards its events so a re-run never emits twice.
+   */
+  run: z.number().int().min(0).optional(),
+  /** Times this job stepped aside for jobs of the voice already loaded (GPT-SoVITS). */
+  deferrals: z.number().int().min(0).optional(),
 });
 export type TtsJobData = z.infer<typeof TtsJobData>;
+
+/** What a finished speech job returns through BullMQ (standalone callers wait on it). */
+export const TtsJobResult = z.object({
+  /** The key of the audio in the audio store: the job id. */
+  audio_id: z.string(),
+  status: z.enum(['completed', 'skipped', 'failed']),
+  content_type: z.string().nullable(),
+  size: z.number().int().nullable(),
+  duration_seconds: z.number().nullable(),
+  voice_id: z.string().nullable(),
+  reason: z.string().optional(),
+});
+export type TtsJobResult = z.infer<typeof TtsJobResult>;

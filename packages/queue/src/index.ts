@@ -1,3 +1,4 @@
+export * from './backend-state.js';
 export * from './conversations.js';
 export * from './dispatch.js';
 export * from './event-hub.js';

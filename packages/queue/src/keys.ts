@@ -35,6 +35,10 @@ export interface Keys {
   session(sid: string): string;
   /** Counts login attempts in the current window, by `user` name or by client `ip`. */
   loginAttempts(scope: 'user' | 'ip', subject: string): string;
+  /** An API key's record, found by the SHA-256 of the key (the key itself is never stored). */
+  apiKey(hash: string): string;
+  /** A user's API keys: one hash, field = key id. */
+  userApiKeys(owner: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -61,5 +65,7 @@ export function createKeys(prefix: string): Keys {
     username: (name) => `${prefix}:uname:{${name}}`,
     session: (sid) => `${prefix}:sess:{${sid}}`,
     loginAttempts: (scope, subject) => `${prefix}:login:${scope}:{${subject}}`,
+    apiKey: (hash) => `${prefix}:apikey:{${hash}}`,
+    userApiKeys: (owner) => `${prefix}:user:{${owner}}:apikeys`,
   };
 }

@@ -37,16 +37,38 @@ export class QueueStats {
     return null;
   }
 
-  /** Records a finished job's run time into a moving average (ms). */
-  async recordJobTime(ms: number): Promise<void> {
+  /**
+   * Records a finished job: its run time into a moving average, and, while jobs are waiting (all slots
+   * busy), the gap since the previous finish into a second average. That gap is what a waiting job
+   * really waits per place in line: run time over concurrency plus the queue's own hand-over time.
+   */
+  async recordJobTime(ms: number, now = Date.now()): Promise<void> {
     await this.redis.eval(
       `local a = tonumber(redis.call('HGET', KEYS[1], 'avg_ms') or ARGV[1])
        redis.call('HSET', KEYS[1], 'avg_ms', a * 0.9 + tonumber(ARGV[1]) * 0.1)
-       redis.call('HINCRBY', KEYS[1], 'finished', 1)`,
-      1,
+       redis.call('HINCRBY', KEYS[1], 'finished', 1)
+       local last = tonumber(redis.call('HGET', KEYS[1], 'last_finish_at') or '0')
+       local now = tonumber(ARGV[2])
+       redis.call('HSET', KEYS[1], 'last_finish_at', now)
+       local waiting = redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3])
+       local gap = now - last
+       if waiting > 0 and last > 0 and gap >= 0 and gap < 60000 then
+         local g = tonumber(redis.call('HGET', KEYS[1], 'gap_ms') or gap)
+         redis.call('HSET', KEYS[1], 'gap_ms', g * 0.9 + gap * 0.1)
+       end`,
+      3,
       this.keys.chatStats(),
+      this.keys.bull(this.queue, 'wait'),
+      this.keys.bull(this.queue, 'prioritized'),
       ms,
+      now,
     );
+  }
+
+  /** Milliseconds a waiting job waits per place in line, measured while the queue was saturated. */
+  async slotGapMs(): Promise<number | null> {
+    const v = await this.redis.hget(this.keys.chatStats(), 'gap_ms');
+    return v ? Number(v) : null;
   }
 
   async averageJobMs(): Promise<number | null> {

@@ -80,18 +80,16 @@ export class UserJobCounter {
   /** Drops ids whose job is no longer queued or running; returns how many. */
   async prune(owner: string): Promise<number> {
     const set = this.keys.userActiveJobs(owner);
-    const flat = await this.redis.zrange(set, 0, -1, 'WITHSCORES');
+    const flat = await this.redis.zrange(set, '0', '-1', 'WITHSCORES');
     const entries: { id: string; at: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ id: flat[i]!, at: Number(flat[i + 1]) });
     if (entries.length === 0) return 0;
-    const pipe = this.redis.pipeline();
-    for (const e of entries) pipe.hget(this.keys.job(e.id), 'status');
-    const replies = (await pipe.exec()) ?? [];
+    // One command per job (not a pipeline): on a Redis Cluster the job records live in different slots.
+    const statuses = await Promise.all(entries.map((e) => this.redis.hget(this.keys.job(e.id), 'status')));
     const now = Date.now();
     const ended = entries
       .filter((e, i) => {
-        const [err, status] = replies[i] ?? [null, null];
-        if (err) return false;
+        const status = statuses[i] ?? null;
         if (status === null) return now - e.at > CREATE_GRACE_MS;
         return status !== 'queued' && status !== 'running';
       })

@@ -1,7 +1,9 @@
+import { type AudioStore, createAudioStore } from '@gateway/audio-store';
 import type { Config } from '@gateway/config';
 import { createLlmClient, type LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import {
+  BackendState,
   ChatDispatcher,
   ConversationStore,
   createChatQueue,
@@ -14,10 +16,13 @@ import {
   type Keys,
   QUEUE,
   QueueStats,
+  UserJobCounter,
   WorkerRegistry,
 } from '@gateway/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type AuthServices, createAuthServices } from './auth/services.js';
+import { CharacterStore } from './characters/store.js';
 
 /** Everything the api's routes use, built once per process from the configuration. */
 export interface ApiDeps {
@@ -38,7 +43,13 @@ export interface ApiDeps {
   llmWorkers: WorkerRegistry;
   ttsWorkers: WorkerRegistry;
   hub: EventHub;
+  /** Synthesized speech (Redis or a directory), written by the tts-worker. */
+  audio: AudioStore;
+  backendState: BackendState;
   llm: LlmClient | null;
+  auth: AuthServices;
+  characters: CharacterStore;
+  userJobs: UserJobCounter;
   close(): Promise<void>;
 }
 
@@ -85,7 +96,12 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     llmWorkers: new WorkerRegistry(redis, keys, 'llm'),
     ttsWorkers: new WorkerRegistry(redis, keys, 'tts'),
     hub: new EventHub(subscriber, redis),
+    audio: createAudioStore({ ...config.tts.store, redis, keys, ttlSeconds: retention }),
+    backendState: new BackendState(redis, keys),
     llm,
+    auth: createAuthServices(config, log, redis, keys),
+    characters: new CharacterStore(redis, keys),
+    userJobs: new UserJobCounter(redis, keys, retention),
     async close() {
       await Promise.allSettled([chatQueue.close(), ttsQueue.close(), llm?.close()]);
       subscriber.disconnect();

@@ -25,6 +25,7 @@ export async function cancelChatJob(deps: ApiDeps, rec: JobRecord): Promise<'can
       [{ event: 'done', data: { status: 'cancelled' } }],
     );
     if (ended.finished) {
+      await deps.userJobs.release(rec.owner, rec.id);
       if (rec.attempt === 0) await deps.dispatcher.leftWithoutStarting(rec.id, rec.owner);
       await deps.dispatcher.advance(rec.conversationId, rec.id);
       return 'cancelled';

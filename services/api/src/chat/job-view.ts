@@ -13,16 +13,17 @@ export interface QueueEstimate {
 
 /** Where a waiting job stands: its place in line and when it should start, from recent job times. */
 export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<QueueEstimate> {
-  const [workers, position, avgMs] = await Promise.all([
+  const queued = rec.status === 'queued';
+  const [workers, position, gapMs, avgMs] = await Promise.all([
     deps.llmWorkers.online(),
-    rec.status === 'queued' ? deps.chatStats.position(rec.id) : Promise.resolve(null),
-    rec.status === 'queued' ? deps.chatStats.averageJobMs() : Promise.resolve(null),
+    queued ? deps.chatStats.position(rec.id) : Promise.resolve(null),
+    queued ? deps.chatStats.slotGapMs() : Promise.resolve(null),
+    queued ? deps.chatStats.averageJobMs() : Promise.resolve(null),
   ]);
-  const concurrency = deps.config.llm.concurrency;
-  const eta =
-    position === null
-      ? null
-      : Math.round(((Math.ceil(position / concurrency) * (avgMs ?? 2_000)) / 1000) * 10) / 10;
+  // The job starts after `position` slots free up: one every measured gap while saturated, or, before
+  // any gap was seen, one every average run time divided by the concurrency.
+  const perPlaceMs = gapMs ?? (avgMs ?? 2_000) / deps.config.llm.concurrency;
+  const eta = position === null ? null : Math.round((position * perPlaceMs) / 100) / 10;
   return { queue_position: position, eta_seconds: eta, workers_online: workers };
 }
 

@@ -31,7 +31,7 @@ export interface SubmitInput {
  * has no earlier turn pending. Answers at once; the work happens in the llm-worker.
  */
 export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<ChatJobAccepted> {
-  const { config, redis, keys, jobs, conversations, dispatcher } = deps;
+  const { config, redis, keys, jobs, conversations } = deps;
   const { owner, body } = input;
   let idemKey: string | null = null;
   const jobId = newId();
@@ -55,54 +55,99 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     }
   }
   try {
-    await checkQueueRoom(deps);
-    const character: CharacterSnapshot = input.character ?? {
-      id: null,
-      name: body.character_name ?? null,
-      persona: null,
-      voice_id: null,
-      greeting: body.greeting ?? null,
-    };
-    let conversationId = body.conversation_id;
-    if (conversationId) {
-      const meta = await conversations.meta(conversationId);
-      if (!meta || meta.owner !== owner) throw new GatewayError('not_found', 'conversation not found');
-    } else {
-      conversationId = newId();
-      await conversations.ensure(conversationId, owner, character.id, character.greeting);
-    }
-    const turn = await conversations.reserveTurn(conversationId, jobId);
-    const ttsWanted = body.tts ?? config.tts.enabledByDefault;
-    const data: ChatJobData = {
-      job_id: jobId,
-      owner,
-      conversation_id: conversationId,
-      turn,
-      kind: 'roleplay',
-      message: body.message,
-      character,
-      persona: body.persona ?? null,
-      scenario: body.scenario ?? null,
-      model: body.model ?? config.llm.model,
-      temperature: body.temperature ?? config.llm.temperature,
-      top_p: body.top_p ?? null,
-      max_tokens: body.max_tokens ?? config.llm.maxTokens,
-      tts: ttsWanted && config.tts.engine !== 'none',
-      tts_mode: body.tts_mode ?? 'realtime',
-      voice_id: body.voice_id ?? null,
-      created_at: Date.now(),
-    };
-    const tts: TtsInfo = data.tts
-      ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
-      : { status: 'skipped', mode: data.tts_mode, reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested' };
-    await jobs.create(data, { tts }, [{ event: 'status', data: { status: 'queued' } }]);
-    await dispatcher.enqueueIfNext(data);
-    return { job_id: jobId, conversation_id: conversationId, status: 'queued', links: jobLinks(jobId) };
+    const data = await admitChatJob(deps, owner, jobId, async () => {
+      const stored = input.character;
+      const character: CharacterSnapshot = stored
+        ? { ...stored, name: body.character_name ?? stored.name, greeting: body.greeting ?? stored.greeting }
+        : {
+            id: null,
+            name: body.character_name ?? null,
+            persona: null,
+            voice_id: null,
+            greeting: body.greeting ?? null,
+          };
+      let conversationId = body.conversation_id;
+      if (conversationId) {
+        const meta = await conversations.meta(conversationId);
+        if (!meta || meta.owner !== owner) throw new GatewayError('not_found', 'conversation not found');
+      } else {
+        conversationId = newId();
+        await conversations.ensure(conversationId, owner, character.id, character.greeting);
+      }
+      const turn = await conversations.reserveTurn(conversationId, jobId);
+      const ttsWanted = body.tts ?? config.tts.enabledByDefault;
+      const data: ChatJobData = {
+        job_id: jobId,
+        owner,
+        conversation_id: conversationId,
+        turn,
+        kind: 'roleplay',
+        message: body.message,
+        character,
+        persona: body.persona ?? null,
+        scenario: body.scenario ?? null,
+        model: body.model ?? config.llm.model,
+        temperature: body.temperature ?? config.llm.temperature,
+        top_p: body.top_p ?? null,
+        max_tokens: body.max_tokens ?? config.llm.maxTokens,
+        tts: ttsWanted && config.tts.engine !== 'none',
+        tts_mode: body.tts_mode ?? 'realtime',
+        voice_id: body.voice_id ?? null,
+        created_at: Date.now(),
+      };
+      const tts: TtsInfo = data.tts
+        ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
+        : { status: 'skipped', mode: data.tts_mode, reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested' };
+      return { data, tts };
+    });
+    return { job_id: jobId, conversation_id: data.conversation_id, status: 'queued', links: jobLinks(jobId) };
   } catch (err) {
     // A refused submission must not hold the key: the client's retry should get a fresh try.
     if (idemKey) await redis.del(idemKey).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * What every chat job goes through on its way in, whatever built it (`POST /chat/jobs`, the OpenAI
+ * facade): its owner's cap (USER_MAX_ACTIVE_JOBS), the queue's room (QUEUE_MAX_DEPTH), then the record
+ * and the queue (fair share, one turn of a conversation at a time). `prepare` builds the job once there
+ * is room; a refusal anywhere gives the owner's slot back.
+ */
+export async function admitChatJob(
+  deps: ApiDeps,
+  owner: string,
+  jobId: string,
+  prepare: () => Promise<{ data: ChatJobData; tts: TtsInfo }>,
+): Promise<ChatJobData> {
+  let slotHeld = false;
+  try {
+    slotHeld = await holdUserSlot(deps, owner, jobId);
+    await checkQueueRoom(deps);
+    const { data, tts } = await prepare();
+    await deps.jobs.create(data, { tts }, [{ event: 'status', data: { status: 'queued' } }]);
+    await deps.dispatcher.enqueueIfNext(data);
+    return data;
+  } catch (err) {
+    if (slotHeld) await deps.userJobs.release(owner, jobId).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Counts the job against its owner's cap on queued plus running jobs (USER_MAX_ACTIVE_JOBS), so that one
+ * user's burst cannot fill the queue for everyone. Whoever ends the job gives the slot back.
+ */
+async function holdUserSlot(deps: ApiDeps, owner: string, jobId: string): Promise<true> {
+  const limit = deps.config.jobs.maxActivePerUser;
+  const slot = await deps.userJobs.acquire(owner, jobId, limit);
+  if (slot.acquired) return true;
+  const retryAfter = Math.max(1, Math.ceil(((await deps.chatStats.averageJobMs()) ?? 2_000) / 1000));
+  throw new GatewayError(
+    'user_job_limit',
+    `you have ${slot.active} chat jobs queued or running, the most one user may have; wait for one to end`,
+    { retryAfter, details: { active: slot.active, limit } },
+  );
 }
 
 /** Refuses new work beyond the configured depth, with a wait estimated from the backlog. */

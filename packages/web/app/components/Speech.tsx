@@ -1,0 +1,98 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import type { TtsView } from '../reply-state.js';
+import { useT } from '../ui.js';
+
+type SpeechState = 'idle' | 'waiting' | 'ready' | 'failed';
+
+const POLL_MS = 500;
+const GIVE_UP_MS = 90_000;
+
+function stateOf(tts: TtsView | null): SpeechState {
+  if (!tts) return 'idle';
+  if (tts.status === 'completed') return 'ready';
+  if (tts.status === 'failed') return 'failed';
+  // `on_click` speech waits for the button; `skipped` was never asked for.
+  if ((tts.status === 'pending' || tts.status === 'running') && tts.mode !== 'on_click') return 'waiting';
+  return 'idle';
+}
+
+/**
+ * The speech of one reply: an `<audio>` element once it exists (autoplayed for `realtime`), a notice while
+ * it is being made, or a play button that asks for it (`on_click`, or any older reply).
+ */
+export function Speech({ jobId, tts, autoplay }: { jobId: string; tts: TtsView | null; autoplay: boolean }) {
+  const t = useT();
+  const [state, setState] = useState<SpeechState>(() => stateOf(tts));
+  const [play, setPlay] = useState(autoplay);
+  const cancelled = useRef(false);
+
+  useEffect(() => {
+    const next = stateOf(tts);
+    if (next !== 'idle') setState(next);
+  }, [tts?.status]);
+  useEffect(
+    () => () => {
+      cancelled.current = true;
+    },
+    [],
+  );
+
+  const ask = async () => {
+    setState('waiting');
+    setPlay(true);
+    const path = `/chat/jobs/${encodeURIComponent(jobId)}`;
+    try {
+      await api('POST', `${path}/tts`);
+      const deadline = Date.now() + GIVE_UP_MS;
+      while (!cancelled.current && Date.now() < deadline) {
+        const view = await api<{ tts: TtsView | null }>('GET', path);
+        const s = stateOf(view.tts ? { ...view.tts, mode: 'realtime' } : null);
+        if (s === 'ready' || s === 'failed') {
+          setState(s);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      setState('failed');
+    } catch {
+      setState('failed');
+    }
+  };
+
+  // Speech is switched off on this server: no button that could only fail.
+  if (tts?.status === 'skipped' && tts.reason?.includes('TTS_ENGINE=none')) return null;
+  if (state === 'ready') {
+    return (
+      <Audio src={`/chat/jobs/${encodeURIComponent(jobId)}/audio`} autoplay={play} label={t('speech')} />
+    );
+  }
+  if (state === 'waiting') {
+    return (
+      <p class="speech muted" role="status">
+        {t('preparingSpeech')}
+      </p>
+    );
+  }
+  return (
+    <p class="speech">
+      {state === 'failed' && <span class="muted">{t('speechFailed')} </span>}
+      <button type="button" class="small" onClick={() => void ask()}>
+        <span aria-hidden="true">▶ </span>
+        {state === 'failed' ? t('retry') : t('play')}
+      </button>
+    </p>
+  );
+}
+
+function Audio({ src, autoplay, label }: { src: string; autoplay: boolean; label: string }) {
+  const ref = useRef<HTMLAudioElement>(null);
+  useEffect(() => {
+    // play() instead of the autoplay attribute: a refusal (no user gesture yet) is caught, not logged.
+    if (autoplay) ref.current?.play().catch(() => {});
+  }, []);
+  return (
+    // biome-ignore lint/a11y/useMediaCaption: the reply's text, shown just above, is the transcript.
+    <audio ref={ref} class="speech" controls preload="auto" src={src} aria-label={label} />
+  );
+}

@@ -1,0 +1,2 @@
+// Vite bundles imported stylesheets into the build's hashed CSS file.
+declare module '*.css';

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CHARACTER_LIMITS,
+  type Character,
+  type CharacterInput,
+  type CharacterPatch,
+  type CharacterSnapshot,
+  GatewayError,
+} from '@gateway/contracts';
+import type { Keys } from '@gateway/queue';
+import type { Redis } from 'ioredis';
+
+interface Stored {
+  id: string;
+  name: string;
+  persona: string;
+  voice_id: string | null;
+  greeting: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** KEYS[1] = hash; ARGV: field, value. Sets the field only when it exists. */
+const REPLACE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+interface ReplaceScript {
+  gwReplaceField(key: string, field: string, value: string): Promise<number>;
+}
+
+const view = (s: Stored): Character => ({
+  id: s.id,
+  name: s.name,
+  persona: s.persona,
+  voice_id: s.voice_id,
+  greeting: s.greeting,
+  created_at: new Date(s.created_at).toISOString(),
+  updated_at: new Date(s.updated_at).toISOString(),
+});
+
+/**
+ * Characters live in one hash per owner (field = character id). A lookup always names the owner, so
+ * another user's character id simply is not there: ownership holds by construction, not by a check.
+ */
+export class CharacterStore {
+  private readonly redis: Redis & ReplaceScript;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    if (!('gwReplaceField' in redis))
+      redis.defineCommand('gwReplaceField', { numberOfKeys: 1, lua: REPLACE });
+    this.redis = redis as Redis & ReplaceScript;
+  }
+
+  async list(owner: string): Promise<Character[]> {
+    const all = await this.redis.hvals(this.keys.characters(owner));
+    return all
+      .map((v) => JSON.parse(v) as Stored)
+      .sort((a, b) => a.created_at - b.created_at)
+      .map(view);
+  }
+
+  async get(owner: string, id: string): Promise<Character | null> {
+    const s = await this.stored(owner, id);
+    return s ? view(s) : null;
+  }
+
+  /** `expireSeconds`: a guest's characters go with the guest. */
+  async create(
+    owner: string,
+    input: CharacterInput,
+    expireSeconds: number | null = null,
+  ): Promise<Character> {
+    const key = this.keys.characters(owner);
+    const count = await this.redis.hlen(key);
+    if (count >= CHARACTER_LIMITS.perUser) {
+      throw new GatewayError(
+        'conflict',
+        `you have ${count} characters, the most one account may keep; delete one first`,
+        {
+          details: { count, limit: CHARACTER_LIMITS.perUser },
+        },
+      );
+    }
+    const now = Date.now();
+    const s: Stored = { id: randomUUID(), ...input, created_at: now, updated_at: now };
+    const tx = this.redis.multi().hset(key, s.id, JSON.stringify(s));
+    if (expireSeconds !== null) tx.expire(key, expireSeconds);
+    await tx.exec();
+    return view(s);
+  }
+
+  async update(owner: string, id: string, patch: CharacterPatch): Promise<Character | null> {
+    const s = await this.stored(owner, id);
+    if (!s) return null;
+    const next: Stored = { ...s, ...patch, id: s.id, updated_at: Date.now() };
+    // Only if still there: a concurrent delete wins over this update instead of being undone by it.
+    const replaced = await this.redis.gwReplaceField(this.keys.characters(owner), id, JSON.stringify(next));
+    return replaced === 1 ? view(next) : null;
+  }
+
+  async remove(owner: string, id: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keys.characters(owner), id)) === 1;
+  }
+
+  /** What a chat job needs of the character, fixed at submit time; 404 for unknown or foreign ids. */
+  async snapshot(owner: string, id: string): Promise<CharacterSnapshot> {
+    const s = await this.stored(owner, id);
+    if (!s) throw new GatewayError('not_found', 'character not found');
+    return { id: s.id, name: s.name, persona: s.persona || null, voice_id: s.voice_id, greeting: s.greeting };
+  }
+
+  private async stored(owner: string, id: string): Promise<Stored | null> {
+    const raw = await this.redis.hget(this.keys.characters(owner), id);
+    return raw ? (JSON.parse(raw) as Stored) : null;
+  }
+}

@@ -1,0 +1,116 @@
+import {
+  CHARACTER_LIMITS,
+  Character,
+  CharacterCard,
+  CharacterInput,
+  CharacterList,
+  CharacterPatch,
+  GatewayError,
+  Id,
+} from '@gateway/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { cardToCharacter } from '../characters/card.js';
+import type { ApiDeps } from '../deps.js';
+import { ownerOf, userOf } from '../identity.js';
+
+const Params = z.object({ id: Id });
+const ImportQuery = z.object({ voice_id: z.string().trim().min(1).max(CHARACTER_LIMITS.voiceId).optional() });
+const notFound = () => new GatewayError('not_found', 'character not found');
+// Unknown and someone else's ids answer alike, so ids cannot be probed.
+const found = <T>(c: T | null): T => {
+  if (c === null) throw notFound();
+  return c;
+};
+
+export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const { characters } = deps;
+  // A guest's characters go with the guest (its record expires with its session).
+  const expiryFor = (guest: boolean) => (guest ? deps.auth.sessions.ttlSeconds : null);
+
+  app.post(
+    '/characters',
+    {
+      schema: {
+        tags: ['characters'],
+        summary: 'Create a character',
+        body: CharacterInput,
+        response: { 201: Character },
+      },
+    },
+    async (req, reply) => {
+      const user = userOf(req);
+      const created = await characters.create(user.id, req.body, expiryFor(user.guest));
+      return reply.code(201).header('location', `/characters/${created.id}`).send(created);
+    },
+  );
+
+  app.post(
+    '/characters/import',
+    {
+      bodyLimit: CHARACTER_LIMITS.cardBytes,
+      schema: {
+        tags: ['characters'],
+        summary: 'Create a character from a SillyTavern character card (V1, V2 or V3 JSON)',
+        body: CharacterCard,
+        querystring: ImportQuery,
+        response: { 201: Character },
+      },
+    },
+    async (req, reply) => {
+      const user = userOf(req);
+      const input = { ...cardToCharacter(req.body), voice_id: req.query.voice_id ?? null };
+      const created = await characters.create(user.id, input, expiryFor(user.guest));
+      return reply.code(201).header('location', `/characters/${created.id}`).send(created);
+    },
+  );
+
+  app.get(
+    '/characters',
+    { schema: { tags: ['characters'], summary: 'Your characters', response: { 200: CharacterList } } },
+    async (req) => ({ characters: await characters.list(ownerOf(req)) }),
+  );
+
+  app.get(
+    '/characters/:id',
+    {
+      schema: {
+        tags: ['characters'],
+        summary: 'One of your characters',
+        params: Params,
+        response: { 200: Character },
+      },
+    },
+    async (req) => found(await characters.get(ownerOf(req), req.params.id)),
+  );
+
+  app.patch(
+    '/characters/:id',
+    {
+      schema: {
+        tags: ['characters'],
+        summary: 'Change some fields of a character',
+        params: Params,
+        body: CharacterPatch,
+        response: { 200: Character },
+      },
+    },
+    async (req) => found(await characters.update(ownerOf(req), req.params.id, req.body)),
+  );
+
+  app.delete(
+    '/characters/:id',
+    {
+      schema: {
+        tags: ['characters'],
+        summary: 'Delete a character',
+        params: Params,
+        response: { 204: z.null() },
+      },
+    },
+    async (req, reply) => {
+      if (!(await characters.remove(ownerOf(req), req.params.id))) throw notFound();
+      return reply.code(204).send(null);
+    },
+  );
+};

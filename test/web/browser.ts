@@ -1,0 +1,90 @@
+/** Debian's Chromium driven by playwright-core (never a downloaded browser), plus page helpers for tests. */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { ROOT } from '../support/stack.js';
+
+export const SCREENSHOTS = join(ROOT, 'test/web/screenshots');
+
+/** CHROMIUM_PATH, else the `chromium` that `which` finds (Debian: apt-get install -y chromium). */
+export function chromiumPath(): string | null {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  const found = spawnSync('which', ['chromium'], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() || null : null;
+}
+
+export function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      // Speech should play without a click in a test, as it does after a person typed and sent.
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+export interface Watched {
+  page: Page;
+  context: BrowserContext;
+  /** Console errors and CSP violations seen so far (expected 4xx loads left out). */
+  problems: string[];
+}
+
+/** A fresh context (its own cookies: a new person) with one page whose console is watched. */
+export async function openPage(
+  browser: Browser,
+  opts: { locale: string; width: number; height: number },
+): Promise<Watched> {
+  const context = await browser.newContext({
+    locale: opts.locale,
+    viewport: { width: opts.width, height: opts.height },
+    deviceScaleFactor: 1,
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    // The logged-out check (GET /auth/me → 401) is logged by Chromium as a failed load; that is expected.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  return { page, context, problems };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's violations of WCAG 2.x A/AA rules with serious or critical impact. */
+export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
+  // Not addScriptTag: that inserts an inline <script>, which the page's CSP (rightly) refuses.
+  await page.evaluate(readFileSync(axePath, 'utf8'));
+  const result = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })`,
+  )) as { violations: AxeViolation[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ ...v, nodes: v.nodes.slice(0, 3).map((n) => ({ target: n.target })) }));
+}
+
+/** The widest the page's content is, against the viewport (no horizontal scroll when <= width). */
+export const scrollWidth = (page: Page) =>
+  page.evaluate('document.documentElement.scrollWidth') as Promise<number>;

@@ -1,0 +1,160 @@
+/** The web client's pure parts: reply assembly from events, Enter/IME handling, card files, language. */
+import { describe, expect, it } from 'vitest';
+import { CardError, parseCardBytes } from '../../packages/web/app/card.js';
+import { pickLang, TEXTS, translator } from '../../packages/web/app/i18n.js';
+import { isSendKey } from '../../packages/web/app/keys.js';
+import { applyEvent, applyPoll, initialReply, isAfter } from '../../packages/web/app/reply-state.js';
+
+type Ev = [event: string, data: Record<string, unknown>, id: string | null];
+const run = (events: Ev[], from = initialReply('j1')) =>
+  events.reduce((s, [e, d, id]) => applyEvent(s, e, d, id), from);
+
+describe('reply state', () => {
+  const stream: Ev[] = [
+    ['status', { status: 'queued', queue_position: 3, eta_seconds: 4.5 }, null],
+    ['status', { status: 'queued' }, '1-0'],
+    ['status', { status: 'running', attempt: 1 }, '2-0'],
+    ['token', { delta: '안녕' }, '3-0'],
+    ['token', { delta: '하세요' }, '3-1'],
+    ['reply', { content: '안녕하세요' }, '4-0'],
+    ['done', { status: 'completed' }, '5-0'],
+  ];
+
+  it('builds the text from tokens and ends completed', () => {
+    const s = run(stream);
+    expect(s).toMatchObject({ text: '안녕하세요', phase: 'completed', done: true, lastEventId: '5-0' });
+  });
+
+  it('shows the queue position from the snapshot without moving the resume point', () => {
+    const s = run(stream.slice(0, 1));
+    expect(s).toMatchObject({ phase: 'queued', queuePosition: 3, etaSeconds: 4.5, lastEventId: null });
+  });
+
+  it('resumed from a saved state, replayed events are not applied twice', () => {
+    const half = run(stream.slice(0, 4));
+    expect(half.text).toBe('안녕');
+    // A server (or a reconnect) that sends from the start again must not repeat text.
+    const resumed = run(stream, JSON.parse(JSON.stringify(half)));
+    expect(resumed.text).toBe('안녕하세요');
+    expect(run(stream.slice(4), half).text).toBe('안녕하세요');
+  });
+
+  it('drops the text of an earlier attempt when a retry starts running', () => {
+    const s = run([
+      ['status', { status: 'running', attempt: 1 }, '1-0'],
+      ['token', { delta: 'half a rep' }, '2-0'],
+      ['status', { status: 'queued', attempt: 1, reason: 'retrying after backend_unavailable' }, '3-0'],
+      ['status', { status: 'running', attempt: 2 }, '4-0'],
+      ['token', { delta: 'whole reply' }, '5-0'],
+    ]);
+    expect(s).toMatchObject({ text: 'whole reply', restarted: true, attempt: 2 });
+  });
+
+  it('ends failed or cancelled with the error kept', () => {
+    const failed = run([
+      ['error', { code: 'backend_timeout', message: 'the backend took too long' }, '1-0'],
+      ['done', { status: 'failed' }, '2-0'],
+    ]);
+    expect(failed).toMatchObject({ phase: 'failed', done: true, error: { code: 'backend_timeout' } });
+    expect(run([['done', { status: 'cancelled' }, '1-0']]).phase).toBe('cancelled');
+  });
+
+  it('keeps the speech info and the reply as the final text', () => {
+    const s = run([
+      ['token', { delta: 'abc' }, '1-0'],
+      ['reply', { content: 'abc' }, '2-0'],
+      ['tts', { status: 'completed', audio_url: '/chat/jobs/j1/audio' }, '3-0'],
+    ]);
+    expect(s).toMatchObject({ phase: 'streamed', done: false, tts: { status: 'completed' } });
+  });
+
+  it('polling while queued reports a backend that is down', () => {
+    const s = applyPoll(initialReply('j'), {
+      status: 'queued',
+      queue_position: 2,
+      backend: { status: 'down' },
+    });
+    expect(s).toMatchObject({ queuePosition: 2, backendTrouble: true });
+    expect(applyPoll(s, { status: 'queued', backend: { status: 'up' } }).backendTrouble).toBe(false);
+  });
+
+  it('orders stream ids numerically', () => {
+    expect(isAfter('10-0', '9-5')).toBe(true);
+    expect(isAfter('9-10', '9-9')).toBe(true);
+    expect(isAfter('9-1', '9-1')).toBe(false);
+    expect(isAfter('1-0', null)).toBe(true);
+  });
+});
+
+describe('Enter in the message box', () => {
+  const key = (over: Partial<Parameters<typeof isSendKey>[0]> = {}) => ({
+    key: 'Enter',
+    shiftKey: false,
+    isComposing: false,
+    keyCode: 13,
+    ...over,
+  });
+  it('sends on Enter, not on Shift+Enter or other keys', () => {
+    expect(isSendKey(key(), false)).toBe(true);
+    expect(isSendKey(key({ shiftKey: true }), false)).toBe(false);
+    expect(isSendKey(key({ key: 'a', keyCode: 65 }), false)).toBe(false);
+  });
+  it('never sends while an IME composes (Hangul)', () => {
+    expect(isSendKey(key({ isComposing: true }), false)).toBe(false);
+    expect(isSendKey(key(), true)).toBe(false);
+    expect(isSendKey(key({ keyCode: 229 }), false)).toBe(false);
+  });
+});
+
+describe('character card files', () => {
+  const card = { spec: 'chara_card_v2', spec_version: '2.0', data: { name: '미나', first_mes: '안녕!' } };
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+
+  it('reads a V2 JSON card (with or without a byte-order mark)', () => {
+    expect(parseCardBytes(utf8(JSON.stringify(card)))).toEqual(card);
+    expect(parseCardBytes(utf8(`\uFEFF${JSON.stringify(card)}`))).toEqual(card);
+  });
+
+  it('reads the chara text chunk of a PNG card', () => {
+    expect(
+      parseCardBytes(pngWithText('chara', Buffer.from(JSON.stringify(card)).toString('base64'))),
+    ).toEqual(card);
+  });
+
+  it('refuses other files', () => {
+    expect(() => parseCardBytes(utf8('not json'))).toThrow(CardError);
+    expect(() => parseCardBytes(pngWithText('Comment', 'hello'))).toThrow(CardError);
+  });
+});
+
+describe('language', () => {
+  it('follows the browser, then the saved choice', () => {
+    expect(pickLang(null, ['ko-KR', 'en'])).toBe('ko');
+    expect(pickLang(null, ['en-US'])).toBe('en');
+    expect(pickLang(null, [])).toBe('en');
+    expect(pickLang('en', ['ko-KR'])).toBe('en');
+  });
+  it('has every text in both languages, with the guest button the contract names', () => {
+    expect(Object.keys(TEXTS.ko).sort()).toEqual(Object.keys(TEXTS.en).sort());
+    expect(translator('ko')('continueAsGuest')).toContain('게스트');
+    expect(translator('en')('continueAsGuest').toLowerCase()).toContain('guest');
+    expect(translator('en')('queuedAt', { n: 3 })).toBe('Waiting in line: number 3.');
+  });
+});
+
+/** A minimal PNG: signature, one tEXt chunk, IEND (CRCs are not checked by the reader). */
+function pngWithText(keyword: string, text: string): Uint8Array {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    return Buffer.concat([head, data, Buffer.alloc(4)]);
+  };
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const textData = Buffer.concat([
+    Buffer.from(keyword, 'latin1'),
+    Buffer.from([0]),
+    Buffer.from(text, 'latin1'),
+  ]);
+  return new Uint8Array(Buffer.concat([sig, chunk('tEXt', textData), chunk('IEND', Buffer.alloc(0))]));
+}
