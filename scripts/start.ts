@@ -101,6 +101,27 @@ async function ensureBackend(): Promise<void> {
   await sleep(300);
 }
 
+/** The default TTS engine speaks through Debian's espeak-ng: install it when missing and we may. */
+function ensureEspeak(): void {
+  if ((env.TTS_ENGINE || 'espeak') !== 'espeak') return;
+  const bin = env.TTS_ESPEAK_BIN || 'espeak-ng';
+  if (spawnSync(bin, ['--version']).status === 0) return;
+  const root = process.getuid?.() === 0;
+  if (root && spawnSync('apt-get', ['--version']).status === 0) {
+    say('espeak-ng is missing: installing it (apt-get install -y espeak-ng)');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', 'espeak-ng'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status === 0) return;
+  }
+  say(
+    `${bin} not found: install it (apt-get install -y espeak-ng) or choose another engine (TTS_ENGINE=openai|gpt-sovits|none)`,
+  );
+  process.exit(1);
+}
+
 async function stopAll(code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -121,6 +142,7 @@ async function stopGroup(group: typeof children): Promise<void> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+ensureEspeak();
 await ensureRedis();
 await ensureBackend();
 buildWebIfStale({ log: say });

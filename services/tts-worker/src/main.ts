@@ -3,6 +3,7 @@ import { createAudioStore } from '@gateway/audio-store';
 import { loadConfigOrExit } from '@gateway/config';
 import { isGatewayError, type TtsInfo, type TtsJobData, type TtsJobResult } from '@gateway/contracts';
 import { createLogger } from '@gateway/logger';
+import { createRegistry, startMetricsServer, TtsWorkerMetrics } from '@gateway/metrics';
 import { createKeys, createRedis, createTtsQueue, JobStore, QUEUE, WorkerRegistry } from '@gateway/queue';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createEngine, type TtsEngine } from './engines/index.js';
@@ -49,6 +50,16 @@ const localConcurrency = engine.voiceBound ? 1 : config.tts.concurrency;
 // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
 await ttsQueue.setGlobalConcurrency(config.tts.concurrency);
 
+const metricsRegistry = createRegistry('tts-worker');
+const metrics = new TtsWorkerMetrics(metricsRegistry);
+const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPort ?? 9465).catch(
+  (err: unknown) => {
+    // Several workers on one host: only the first gets the default port; the others run without one.
+    log.warn({ err }, 'metrics port unavailable; running without /metrics');
+    return null;
+  },
+);
+
 const isSet = async (jobId: string, field: string) => (await redis.hexists(keys.job(jobId), field)) === 1;
 
 /** With a voice-bound engine, a job of another voice steps aside while jobs of the loaded voice wait. */
@@ -87,12 +98,15 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
   async (job, token, signal) => {
     if (await stepAside(job, token)) throw new DelayedError();
     const jobLog = log.child({ jobId: job.data.job_id, ttsJob: job.id, attempt: job.attemptsMade + 1 });
+    const endTimer = metrics.synthesis.startTimer();
     const result = await processTtsJob(
       job.data,
       { engine, store, jobs, isSet, log: jobLog, settings },
       { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
     );
     jobLog.info({ outcome: result.outcome }, 'tts job ended');
+    metrics.jobs.inc({ outcome: result.outcome });
+    if (result.outcome === 'completed') endTimer();
     if (result.outcome === 'retry') throw result.error;
     if (result.outcome === 'failed')
       throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
@@ -145,6 +159,10 @@ log.info(
     concurrency: config.tts.concurrency,
     localConcurrency,
     store: store.kind,
+    metricsPort: (() => {
+      const a = metricsServer?.address();
+      return typeof a === 'object' && a ? a.port : null;
+    })(),
   },
   'tts-worker ready',
 );
@@ -158,6 +176,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal }, 'stopping: finishing the jobs in hand');
   clearInterval(heartbeat);
+  metricsServer?.close();
   // close() stops taking jobs and waits for those in hand, so none is left to stall.
   await worker.close();
   await registry.leave(workerId).catch(() => {});
