@@ -32,3 +32,9 @@ export function startMetricsServer(registry: Registry, port: number, host = '0.0
     server.listen(port, host, () => resolve(server));
   });
 }
+
+/** The port a metrics server got (useful with port 0), or null when it did not start. */
+export function boundPort(server: Server | null): number | null {
+  const a = server?.address();
+  return typeof a === 'object' && a ? a.port : null;
+}

@@ -1,4 +1,5 @@
 export * from './backend-state.js';
+export * from './chat-context.js';
 export * from './conversations.js';
 export * from './dispatch.js';
 export * from './event-hub.js';
@@ -10,3 +11,4 @@ export * from './queue-stats.js';
 export * from './queues.js';
 export * from './redis.js';
 export * from './user-jobs.js';
+export * from './worker-lifecycle.js';

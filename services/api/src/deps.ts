@@ -4,19 +4,15 @@ import { createLlmClient, type LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import {
   BackendState,
-  ChatDispatcher,
-  ConversationStore,
-  createChatQueue,
-  createKeys,
+  type ChatDispatcher,
+  type ConversationStore,
+  createChatContext,
   createRedis,
-  createTtsQueue,
   EventHub,
-  FairShare,
-  JobStore,
+  type JobStore,
   type Keys,
-  QUEUE,
-  QueueStats,
-  UserJobCounter,
+  type QueueStats,
+  type UserJobCounter,
   WorkerRegistry,
 } from '@gateway/queue';
 import type { Queue } from 'bullmq';
@@ -54,16 +50,19 @@ export interface ApiDeps {
 }
 
 export function createDeps(config: Config, log: Logger): ApiDeps {
-  const keys = createKeys(config.redis.prefix);
   const redis = createRedis(config.redis.url, 'command');
   const queueRedis = createRedis(config.redis.url, 'blocking');
   const subscriber = createRedis(config.redis.url, 'subscriber');
   const retention = config.jobs.retentionSeconds;
-  const jobs = new JobStore(redis, keys, retention);
-  const conversations = new ConversationStore(redis, keys, retention * 30);
-  const chatQueue = createChatQueue(queueRedis, keys);
-  const ttsQueue = createTtsQueue(queueRedis, keys);
-  const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
+  const chat = createChatContext({
+    prefix: config.redis.prefix,
+    retentionSeconds: retention,
+    retry: { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs },
+    fairShare: config.jobs.fairShare,
+    redis,
+    queueRedis,
+  });
+  const { keys, jobs, conversations, chatQueue, ttsQueue } = chat;
   const llm = config.llm.baseUrl
     ? createLlmClient({
         service: config.llm.service,
@@ -85,14 +84,8 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     conversations,
     chatQueue,
     ttsQueue,
-    dispatcher: new ChatDispatcher(
-      chatQueue,
-      jobs,
-      conversations,
-      retry,
-      new FairShare(redis, keys, config.jobs.fairShare),
-    ),
-    chatStats: new QueueStats(redis, keys, QUEUE.chat),
+    dispatcher: chat.dispatcher,
+    chatStats: chat.chatStats,
     llmWorkers: new WorkerRegistry(redis, keys, 'llm'),
     ttsWorkers: new WorkerRegistry(redis, keys, 'tts'),
     hub: new EventHub(subscriber, redis),
@@ -101,9 +94,9 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     llm,
     auth: createAuthServices(config, log, redis, keys),
     characters: new CharacterStore(redis, keys),
-    userJobs: new UserJobCounter(redis, keys, retention),
+    userJobs: chat.userJobs,
     async close() {
-      await Promise.allSettled([chatQueue.close(), ttsQueue.close(), llm?.close()]);
+      await Promise.allSettled([chat.close(), llm?.close()]);
       subscriber.disconnect();
       await Promise.allSettled([redis.quit(), queueRedis.quit()]);
     },

@@ -3,21 +3,14 @@ import { loadConfigOrExit } from '@gateway/config';
 import type { ChatJobData, TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
-import { createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
+import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
 import {
   BackendState,
-  ChatDispatcher,
-  ConversationStore,
-  createChatQueue,
-  createKeys,
+  createChatContext,
   createRedis,
-  createTtsQueue,
-  FairShare,
-  JobStore,
   QUEUE,
-  QueueStats,
+  runWorkerLifecycle,
   ttsJobOptions,
-  UserJobCounter,
   WorkerRegistry,
 } from '@gateway/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
@@ -34,19 +27,18 @@ if (!config.llm.baseUrl) {
 }
 
 const workerId = `llm-${process.pid}-${randomUUID().slice(0, 8)}`;
-const keys = createKeys(config.redis.prefix);
 const redis = createRedis(config.redis.url, 'blocking');
 const subscriber = createRedis(config.redis.url, 'subscriber');
-const retention = config.jobs.retentionSeconds;
-const jobs = new JobStore(redis, keys, retention);
-const conversations = new ConversationStore(redis, keys, retention * 30);
-const chatQueue = createChatQueue(redis, keys);
-const ttsQueue = createTtsQueue(redis, keys);
 const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
-const fair = new FairShare(redis, keys, config.jobs.fairShare);
-const dispatcher = new ChatDispatcher(chatQueue, jobs, conversations, retry, fair);
-const stats = new QueueStats(redis, keys, QUEUE.chat);
-const userJobs = new UserJobCounter(redis, keys, retention);
+const chat = createChatContext({
+  prefix: config.redis.prefix,
+  retentionSeconds: config.jobs.retentionSeconds,
+  retry,
+  fairShare: config.jobs.fairShare,
+  redis,
+  queueRedis: redis,
+});
+const { keys, jobs, conversations, chatQueue, ttsQueue, dispatcher, userJobs } = chat;
 const registry = new WorkerRegistry(redis, keys, 'llm');
 const llm = createLlmClient({
   service: config.llm.service,
@@ -109,7 +101,7 @@ const worker = new Worker<ChatJobData>(
         jobs,
         conversations,
         dispatcher,
-        stats,
+        stats: chat.chatStats,
         handOffTts,
         log: jobLog,
         breaker,
@@ -159,42 +151,27 @@ subscriber.on('message', (_channel: string, jobId: string) => {
   if (worker.cancelJob(jobId, 'cancelled by the client')) log.info({ jobId }, 'cancelling job');
 });
 
-const beat = () => registry.beat(workerId).catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
-await beat();
-const heartbeat = setInterval(beat, 5_000);
-heartbeat.unref();
+await runWorkerLifecycle({
+  workerId,
+  worker,
+  registry,
+  redis,
+  log,
+  closeOthers: async () => {
+    breaker.stop();
+    metricsServer?.close();
+    await Promise.allSettled([chat.close(), llm.close()]);
+    subscriber.disconnect();
+  },
+});
 
-const metricsAddress = metricsServer?.address();
 log.info(
   {
     workerId,
     backend: config.llm.service,
     baseUrl: config.llm.baseUrl,
     concurrency: config.llm.concurrency,
-    metricsPort: typeof metricsAddress === 'object' && metricsAddress ? metricsAddress.port : null,
+    metricsPort: boundPort(metricsServer),
   },
   'llm-worker ready',
 );
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) {
-    log.warn({ signal }, 'second signal: exiting now');
-    process.exit(1);
-  }
-  stopping = true;
-  log.info({ signal }, 'stopping: finishing the jobs in hand');
-  clearInterval(heartbeat);
-  breaker.stop();
-  metricsServer?.close();
-  // close() stops taking jobs and waits for those in hand, so none is left to stall.
-  await worker.close();
-  await registry.leave(workerId).catch(() => {});
-  await Promise.allSettled([chatQueue.close(), ttsQueue.close(), llm.close()]);
-  subscriber.disconnect();
-  await redis.quit().catch(() => {});
-  log.info('stopped');
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -3,8 +3,16 @@ import { createAudioStore } from '@gateway/audio-store';
 import { loadConfigOrExit } from '@gateway/config';
 import { isGatewayError, type TtsInfo, type TtsJobData, type TtsJobResult } from '@gateway/contracts';
 import { createLogger } from '@gateway/logger';
-import { createRegistry, startMetricsServer, TtsWorkerMetrics } from '@gateway/metrics';
-import { createKeys, createRedis, createTtsQueue, JobStore, QUEUE, WorkerRegistry } from '@gateway/queue';
+import { boundPort, createRegistry, startMetricsServer, TtsWorkerMetrics } from '@gateway/metrics';
+import {
+  createKeys,
+  createRedis,
+  createTtsQueue,
+  JobStore,
+  QUEUE,
+  runWorkerLifecycle,
+  WorkerRegistry,
+} from '@gateway/queue';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createEngine, type TtsEngine } from './engines/index.js';
 import { guards, processTtsJob } from './process-tts-job.js';
@@ -146,10 +154,17 @@ worker.on('failed', (job, err) => {
 });
 worker.on('error', (err) => log.error({ err }, 'worker error'));
 
-const beat = () => registry.beat(workerId).catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
-await beat();
-const heartbeat = setInterval(beat, 5_000);
-heartbeat.unref();
+await runWorkerLifecycle({
+  workerId,
+  worker,
+  registry,
+  redis,
+  log,
+  closeOthers: async () => {
+    metricsServer?.close();
+    await Promise.allSettled([ttsQueue.close(), engine.close()]);
+  },
+});
 
 log.info(
   {
@@ -159,31 +174,7 @@ log.info(
     concurrency: config.tts.concurrency,
     localConcurrency,
     store: store.kind,
-    metricsPort: (() => {
-      const a = metricsServer?.address();
-      return typeof a === 'object' && a ? a.port : null;
-    })(),
+    metricsPort: boundPort(metricsServer),
   },
   'tts-worker ready',
 );
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) {
-    log.warn({ signal }, 'second signal: exiting now');
-    process.exit(1);
-  }
-  stopping = true;
-  log.info({ signal }, 'stopping: finishing the jobs in hand');
-  clearInterval(heartbeat);
-  metricsServer?.close();
-  // close() stops taking jobs and waits for those in hand, so none is left to stall.
-  await worker.close();
-  await registry.leave(workerId).catch(() => {});
-  await Promise.allSettled([ttsQueue.close(), engine.close()]);
-  await redis.quit().catch(() => {});
-  log.info('stopped');
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import { ConversationStore } from './conversations.js';
+import { ChatDispatcher } from './dispatch.js';
+import { FairShare } from './fair-share.js';
+import { JobStore } from './job-store.js';
+import { createKeys, type Keys, QUEUE } from './keys.js';
+import { QueueStats } from './queue-stats.js';
+import { createChatQueue, createTtsQueue, type RetryPolicy } from './queues.js';
+import { UserJobCounter } from './user-jobs.js';
+
+export interface ChatContextOptions {
+  prefix: string;
+  retentionSeconds: number;
+  retry: RetryPolicy;
+  fairShare: boolean;
+  /** Our own commands (the api passes a fail-fast connection). */
+  redis: Redis;
+  /** BullMQ's connection (must wait for Redis rather than fail). */
+  queueRedis: Redis;
+}
+
+/** Conversations outlive the jobs in them: a month of the job retention. */
+const CONVERSATION_RETENTION_FACTOR = 30;
+
+/** The chat pipeline's shared state in Redis, wired the same way in the api and in every llm-worker. */
+export function createChatContext(o: ChatContextOptions) {
+  const keys: Keys = createKeys(o.prefix);
+  const jobs = new JobStore(o.redis, keys, o.retentionSeconds);
+  const conversations = new ConversationStore(
+    o.redis,
+    keys,
+    o.retentionSeconds * CONVERSATION_RETENTION_FACTOR,
+  );
+  const chatQueue = createChatQueue(o.queueRedis, keys);
+  const ttsQueue = createTtsQueue(o.queueRedis, keys);
+  const fair = new FairShare(o.redis, keys, o.fairShare);
+  return {
+    keys,
+    jobs,
+    conversations,
+    chatQueue,
+    ttsQueue,
+    fair,
+    dispatcher: new ChatDispatcher(chatQueue, jobs, conversations, o.retry, fair),
+    chatStats: new QueueStats(o.redis, keys, QUEUE.chat),
+    userJobs: new UserJobCounter(o.redis, keys, o.retentionSeconds),
+    async close(): Promise<void> {
+      await Promise.allSettled([chatQueue.close(), ttsQueue.close()]);
+    },
+  };
+}
+
+export type ChatContext = ReturnType<typeof createChatContext>;
