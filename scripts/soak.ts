@@ -36,7 +36,7 @@ const stack = await startStack({
   services: ['api', 'llm-worker', 'llm-worker', 'tts-worker'],
   env: {
     REDIS_URL: redis.url,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info', // the harness waits for each process's 'ready' line
     LLM_CONCURRENCY: '8',
     WORKER_LOCK_MS: '4000',
     WORKER_STALLED_INTERVAL_MS: '2000',
@@ -170,7 +170,8 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/soak.json', `${JSON.stringify(summary, null, 2)}\n`);
 writeFileSync('bench/results/soak.svg', memoryChart(memory));
 const { memory_mb: _m, ...printable } = summary;
-console.table(printable);
+for (const [k, v] of Object.entries(printable))
+  console.log(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
 const names = [...new Set(memory.flatMap((r) => Object.keys(r).filter((k) => k !== 't')))];
 for (const n of names) {
   const xs = memory.map((r) => r[n]).filter((x): x is number => typeof x === 'number');
