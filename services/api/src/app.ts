@@ -3,13 +3,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth/plugin.js';
 import type { ApiDeps } from './deps.js';
-import { installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { characterRoutes } from './routes/characters.js';
 import { chatJobRoutes } from './routes/chat-jobs.js';
 import { installDocs } from './routes/docs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes } from './routes/ops.js';
 import { speechRoutes } from './routes/speech.js';
 import { webRoutes } from './routes/web.js';
@@ -33,6 +35,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    // Requests that never reach a route still answer in our error shape.
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   // JSON only: any other body type is a 415, not a confusing validation error.
   app.removeContentTypeParser(['text/plain']);
@@ -50,8 +55,10 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(chatJobRoutes, { deps });
   await app.register(speechRoutes, { deps });
   await app.register(authRoutes, { deps });
+  await app.register(apiKeyRoutes, { deps });
   await app.register(characterRoutes, { deps });
   await app.register(adminRoutes, { deps });
   await app.register(webRoutes, { deps });
+  await app.register(openaiRoutes, { deps, prefix: '/v1' });
   return app;
 }

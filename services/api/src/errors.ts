@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { ERROR_CODES, type ErrorCode, GatewayError, isGatewayError } from '@gateway/contracts';
 import { isRedisDownError } from '@gateway/queue';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -23,6 +25,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_BAD_URL: 'invalid_input',
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_input',
   FST_ERR_INVALID_URL: 'invalid_input',
+  FST_ERR_MAX_PARAM_LENGTH: 'invalid_input',
 };
 
 /** Turns anything thrown in a route into the public error shape; never leaks a stack or internal text. */
@@ -103,3 +106,30 @@ export function installErrorHandling(
 }
 
 export const notFound = (what: string) => new GatewayError('not_found', `${what} not found`);
+
+/** Errors Fastify meets before routing (an undecodable URL, a path parameter over the length limit). */
+export function frameworkErrors(err: Error, _req: FastifyRequest, reply: FastifyReply): void {
+  sendError(reply, toErrorView(err));
+}
+
+/**
+ * Answers requests that are not valid HTTP (bad framing, headers over the size limit, a client too slow
+ * to send them) in our error shape, before any route sees them; Fastify's default writes its own shape.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request did not arrive in time']
+        : [400, 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code: 'invalid_input', message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}

@@ -27,7 +27,11 @@ return {v[1], v[2] or '', v[3] or '0', v[4] or ''}
 `;
 
 interface ResolveScript {
-  gwResolveApiKey(record: string, now: number, touchMs: number): Promise<[string, string, string, string] | null>;
+  gwResolveApiKey(
+    record: string,
+    now: number,
+    touchMs: number,
+  ): Promise<[string, string, string, string] | null>;
 }
 
 /** What the user's key index holds per key: never the key, only the hash that finds its record. */
@@ -55,14 +59,18 @@ export class ApiKeyStore {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('gwResolveApiKey' in redis)) redis.defineCommand('gwResolveApiKey', { numberOfKeys: 1, lua: RESOLVE });
+    if (!('gwResolveApiKey' in redis))
+      redis.defineCommand('gwResolveApiKey', { numberOfKeys: 1, lua: RESOLVE });
     this.redis = redis as Redis & ResolveScript;
   }
 
   async create(user: SessionUser, name: string, now = Date.now()): Promise<ApiKeyCreated> {
     const index = this.keys.userApiKeys(user.id);
     if ((await this.redis.hlen(index)) >= MAX_KEYS_PER_USER) {
-      throw new GatewayError('conflict', `you have ${MAX_KEYS_PER_USER} API keys, the most one user may have; revoke one first`);
+      throw new GatewayError(
+        'conflict',
+        `you have ${MAX_KEYS_PER_USER} API keys, the most one user may have; revoke one first`,
+      );
     }
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const hash = hashApiKey(key);
@@ -91,7 +99,9 @@ export class ApiKeyStore {
     const all = await this.redis.hgetall(this.keys.userApiKeys(owner));
     const entries = Object.entries(all).map(([id, json]) => ({ id, ...(JSON.parse(json) as IndexEntry) }));
     // One command per key (not a pipeline): on a Redis Cluster the records live in different slots.
-    const used = await Promise.all(entries.map((e) => this.redis.hget(this.keys.apiKey(e.hash), 'last_used_at')));
+    const used = await Promise.all(
+      entries.map((e) => this.redis.hget(this.keys.apiKey(e.hash), 'last_used_at')),
+    );
     return entries
       .map((e, i) => ({
         id: e.id,

@@ -1,0 +1,89 @@
+import type { ChatCompletion, ChatJobData, Reply, Usage } from '@gateway/contracts';
+import type { FastifyReply } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+import { cancelOnDisconnect, followJob, type JobEnd, type JobFollower, jobEndError } from './follow.js';
+
+/** What every body of one completion repeats: its id (from the job id), time and model. */
+export interface CompletionMeta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export const completionMeta = (data: ChatJobData): CompletionMeta => ({
+  id: `chatcmpl-${data.job_id.replaceAll('-', '')}`,
+  created: Math.floor(data.created_at / 1000),
+  model: data.model,
+});
+
+// vLLM's field order.
+const usageOf = (u: Usage) => ({
+  prompt_tokens: u.prompt_tokens,
+  total_tokens: u.total_tokens,
+  completion_tokens: u.completion_tokens,
+});
+
+export function toCompletion(meta: CompletionMeta, reply: Reply): ChatCompletion {
+  return {
+    id: meta.id,
+    object: 'chat.completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: reply.content },
+        logprobs: null,
+        finish_reason: reply.finish_reason,
+      },
+    ],
+    usage: usageOf(reply.usage),
+  };
+}
+
+/** `chat.completion.chunk` bodies, framed as vLLM frames them (see shared/fixtures/vllm_chat_stream.sse). */
+export const chunks = {
+  head: (m: CompletionMeta) => ({
+    id: m.id,
+    object: 'chat.completion.chunk',
+    created: m.created,
+    model: m.model,
+  }),
+  role: (m: CompletionMeta) => ({
+    ...chunks.head(m),
+    choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+  }),
+  content: (m: CompletionMeta, text: string) => ({
+    ...chunks.head(m),
+    choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
+  }),
+  finish: (m: CompletionMeta, reason: Reply['finish_reason']) => ({
+    ...chunks.head(m),
+    choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: reason, stop_reason: null }],
+  }),
+  usage: (m: CompletionMeta, u: Usage) => ({ ...chunks.head(m), choices: [], usage: usageOf(u) }),
+};
+
+/**
+ * Non-streaming: waits for the job to end and answers its reply as a `chat.completion`, or the job's
+ * error (the backend's reason, with the status of its code). A client that goes away cancels the job.
+ */
+export async function waitForCompletion(
+  deps: ApiDeps,
+  reply: FastifyReply,
+  data: ChatJobData,
+): Promise<ChatCompletion> {
+  const stopWatching = cancelOnDisconnect(deps, reply, data.job_id);
+  let follower: JobFollower | null = null;
+  try {
+    const end = await new Promise<JobEnd>((resolve, reject) => {
+      follower = followJob(deps, data.job_id, { onEnd: resolve });
+      follower.ready.catch(reject);
+    });
+    if (end.status !== 'completed') throw jobEndError(end);
+    return toCompletion(completionMeta(data), end.reply);
+  } finally {
+    stopWatching();
+    (follower as JobFollower | null)?.close();
+  }
+}
