@@ -145,6 +145,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     LLM_BACKOFF_MS: '50',
     NODE_ENV: 'test',
     METRICS_PORT: '0',
+    // Load tests submit hundreds of jobs a minute from one address; test/limits.test.ts sets its own.
+    SUBMIT_RATE_PER_USER: '10000000',
+    SUBMIT_RATE_PER_IP: '10000000',
     ...opts.env,
   };
   const redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });

@@ -101,6 +101,14 @@ export const Env = z.object({
   FAIR_SHARE: bool.default(true),
   EVENT_FLUSH_MS: int(0).max(1_000).default(25),
   SSE_HEARTBEAT_MS: int(100).default(15_000),
+  // Abuse limits: open event streams per user, and chat submissions per user and per client IP.
+  SSE_MAX_PER_USER: int().max(100_000).default(20),
+  SSE_MAX_BUFFERED_BYTES: int(1_024)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
+  SUBMIT_RATE_PER_USER: int().max(10_000_000).default(120),
+  SUBMIT_RATE_PER_IP: int().max(10_000_000).default(600),
+  SUBMIT_RATE_WINDOW_SECONDS: int().max(86_400).default(60),
   CORS_ORIGINS: csv.default([]),
   ADMIN_USERS: csv.default([]),
 });

@@ -93,4 +93,17 @@ describe('auth settings', () => {
     expect(c.jobs.maxActivePerUser).toBe(3);
     expect(() => parseConfig({ SESSION_TTL_SECONDS: '5' })).toThrow(/SESSION_TTL_SECONDS/);
   });
+
+  it('has abuse limits with the documented defaults', () => {
+    expect(parseConfig({}).limits).toEqual({
+      ssePerUser: 20,
+      submitPerUser: 120,
+      submitPerIp: 600,
+      submitWindowSeconds: 60,
+    });
+    expect(parseConfig({}).http.sseMaxBufferedBytes).toBe(256 * 1024);
+    const c = parseConfig({ SSE_MAX_PER_USER: '5', SUBMIT_RATE_PER_USER: '10', SUBMIT_RATE_PER_IP: '50' });
+    expect(c.limits).toMatchObject({ ssePerUser: 5, submitPerUser: 10, submitPerIp: 50 });
+    expect(() => parseConfig({ SUBMIT_RATE_PER_USER: '0' })).toThrow(/SUBMIT_RATE_PER_USER/);
+  });
 });

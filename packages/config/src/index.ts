@@ -36,6 +36,8 @@ const shape = (e: Env) => {
       trustProxy: e.TRUST_PROXY,
       corsOrigins: e.CORS_ORIGINS,
       sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+      /** Unsent bytes one SSE client may hold in the api before its stream is cut (it resumes by id). */
+      sseMaxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES,
     },
     llm: {
       service: e.LLM_SERVICE,
@@ -98,6 +100,15 @@ const shape = (e: Env) => {
       maxActivePerUser: e.USER_MAX_ACTIVE_JOBS,
       fairShare: e.FAIR_SHARE,
       eventFlushMs: e.EVENT_FLUSH_MS,
+    },
+    limits: {
+      /** Open SSE event streams per user, counted in Redis across api instances. */
+      ssePerUser: e.SSE_MAX_PER_USER,
+      /** Chat submissions (POST /chat/jobs, POST /v1/chat/completions) per user in one window. */
+      submitPerUser: e.SUBMIT_RATE_PER_USER,
+      /** The same, per client IP (behind a proxy, set TRUST_PROXY so that this is the client's). */
+      submitPerIp: e.SUBMIT_RATE_PER_IP,
+      submitWindowSeconds: e.SUBMIT_RATE_WINDOW_SECONDS,
     },
   } as const;
 };

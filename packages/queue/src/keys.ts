@@ -39,6 +39,13 @@ export interface Keys {
   apiKey(hash: string): string;
   /** A user's API keys: one hash, field = key id. */
   userApiKeys(owner: string): string;
+  /** A user's open SSE event streams: a sorted set of leases scored by when each lapses. */
+  userSseStreams(owner: string): string;
+  /**
+   * The namespace of one @fastify/rate-limit Redis store (`submit-user`, `submit-ip`): the store
+   * appends the subject (user id or client IP) to it.
+   */
+  rateLimit(scope: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -67,5 +74,7 @@ export function createKeys(prefix: string): Keys {
     loginAttempts: (scope, subject) => `${prefix}:login:${scope}:{${subject}}`,
     apiKey: (hash) => `${prefix}:apikey:{${hash}}`,
     userApiKeys: (owner) => `${prefix}:user:{${owner}}:apikeys`,
+    userSseStreams: (owner) => `${prefix}:user:{${owner}}:sse`,
+    rateLimit: (scope) => `${prefix}:rl:${scope}:`,
   };
 }

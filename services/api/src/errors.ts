@@ -28,6 +28,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_MAX_PARAM_LENGTH: 'invalid_input',
 };
 
+const PLUGIN_STATUS_CODES: Record<number, ErrorCode> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
 /** Turns anything thrown in a route into the public error shape; never leaks a stack or internal text. */
 export function toErrorView(err: unknown): ErrorView {
   if (isGatewayError(err)) {
@@ -59,7 +68,9 @@ export function toErrorView(err: unknown): ErrorView {
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     if (fe.statusCode === 429)
       return { status: 429, code: 'rate_limited', message: fe.message ?? 'too many requests' };
-    return { status: fe.statusCode, code: 'invalid_input', message: fe.message ?? 'bad request' };
+    // A plugin's own 4xx (@fastify/static answers 403 for a path outside its root) keeps a fitting code.
+    const code = PLUGIN_STATUS_CODES[fe.statusCode] ?? 'invalid_input';
+    return { status: fe.statusCode, code, message: fe.message ?? 'bad request' };
   }
   if (isRedisDownError(err)) {
     return {

@@ -31,11 +31,12 @@ function requireAdmin(deps: ApiDeps) {
 const queueDashboard: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.addHook('preHandler', requireAdmin(deps));
   // bull-board's page needs inline scripts and styles: a looser policy for these pages only.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (_req, reply, payload) => {
     reply.header(
       'content-security-policy',
       "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline' https:; img-src 'self' data:; font-src 'self' data: https:",
     );
+    return reply.statusCode >= 400 ? withErrorCode(reply.statusCode, payload) : payload;
   });
   const adapter = new FastifyAdapter();
   adapter.setBasePath(BASE);
@@ -53,6 +54,35 @@ const queueDashboard: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps
   });
   await app.register(adapter.registerPlugin(), { prefix: BASE });
 };
+
+const CODE_OF_STATUS: Record<number, string> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+};
+
+/**
+ * bull-board answers its own errors as `{"error": {"key": "ERRORS.…"}}` (its page translates the key):
+ * the code and message of our error shape are added beside the key, so the page keeps working.
+ */
+function withErrorCode(status: number, payload: unknown): unknown {
+  if (typeof payload !== 'string') return payload;
+  let body: { error?: unknown; message?: unknown };
+  try {
+    body = JSON.parse(payload) as typeof body;
+  } catch {
+    return payload;
+  }
+  const error = body.error;
+  if (typeof error !== 'object' || error === null || typeof (error as { code?: unknown }).code === 'string')
+    return payload;
+  const { key, message } = error as { key?: unknown; message?: unknown };
+  const text = [message, body.message, key].find((v) => typeof v === 'string') ?? 'request failed';
+  const code = status >= 500 ? 'internal_error' : (CODE_OF_STATUS[status] ?? 'invalid_input');
+  return JSON.stringify({ ...body, error: { ...error, code, message: text } });
+}
 
 const WeightBody = z.object({ weight: z.number().gt(0).max(100) }).strict();
 

@@ -12,9 +12,11 @@ import { z } from 'zod';
 import { cancelChatJob } from '../chat/cancel.js';
 import { getOwnedJob, jobView } from '../chat/job-view.js';
 import { watchQueuePosition } from '../chat/queue-updates.js';
+import { SseLimiter } from '../chat/sse-limit.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
 import { ownerOf } from '../identity.js';
+import { submissionRateLimit } from '../limits.js';
 import { SseRegistry, SseStream } from '../sse.js';
 
 const JobParams = z.object({ id: Id });
@@ -24,12 +26,16 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
   // Redis went away: end the streams with a resume hint rather than leave clients on a silent line.
   const onRedisLost = () => activeStreams.endOpen(2_000);
   deps.subscriber.on('close', onRedisLost);
+  const sseLimit = new SseLimiter(deps.redis, deps.keys, { max: deps.config.limits.ssePerUser });
   app.addHook('onClose', async () => {
     deps.subscriber.off('close', onRedisLost);
+    sseLimit.close();
   });
+  const limitSubmissions = await submissionRateLimit(app, deps);
   app.post(
     '/chat/jobs',
     {
+      onRequest: limitSubmissions,
       schema: {
         tags: ['chat'],
         summary: 'Submit a chat turn; answers at once with the job id',
@@ -104,11 +110,20 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
           details: [{ field: 'headers.last-event-id', message: 'expected an id such as 1700000000000-0' }],
         });
       }
-      const sse = new SseStream(reply, {
-        heartbeatMs: deps.config.http.sseHeartbeatMs,
-        maxBufferedBytes: 1024 * 1024,
-        headers: corsHeadersOf(reply),
-      });
+      // SSE_MAX_PER_USER, counted in Redis across api instances: refused here with a 429 before the stream opens.
+      const release = await sseLimit.acquire(rec.owner);
+      let sse: SseStream;
+      try {
+        sse = new SseStream(reply, {
+          heartbeatMs: deps.config.http.sseHeartbeatMs,
+          maxBufferedBytes: deps.config.http.sseMaxBufferedBytes,
+          headers: corsHeadersOf(reply),
+        });
+      } catch (err) {
+        release();
+        throw err;
+      }
+      sse.onClose(release);
       activeStreams.add(sse);
       // Snapshots of the queue position carry no id: they say where the job stands without moving the
       // client's resume point.

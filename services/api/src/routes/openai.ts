@@ -10,6 +10,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
 import { installErrorHandling } from '../errors.js';
 import { ownerOf } from '../identity.js';
+import { submissionRateLimit } from '../limits.js';
 import { waitForCompletion } from '../openai/completion.js';
 import { sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
@@ -27,6 +28,7 @@ const errors = { 400: OpenAiErrorBody, 401: OpenAiErrorBody, 429: OpenAiErrorBod
  */
 export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   installErrorHandling(app, sendOpenAiError);
+  const limitSubmissions = await submissionRateLimit(app, deps);
   const { config } = deps;
   const catalog = new ModelCatalog({
     llm: deps.llm,
@@ -51,6 +53,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
   app.post(
     '/chat/completions',
     {
+      // The same per-user and per-IP submission limits as POST /chat/jobs, counted together.
+      onRequest: limitSubmissions,
       schema: {
         tags: ['openai'],
         summary:

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '@gateway/contracts';
+import type { Keys } from '@gateway/queue';
+import type { Redis } from 'ioredis';
+
+/** The set lives as long as its latest lease (leases of other api instances included), not longer. */
+const EXPIRE_WITH_LAST = `
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
+`;
+
+/**
+ * KEYS[1] = a user's open streams (zset: lease -> lapse time in ms). ARGV = now, lease, lapse, max.
+ * Drops lapsed leases, then takes one if fewer than max are held. Returns {taken (0|1), held}.
+ */
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local held = redis.call('ZCARD', KEYS[1])
+if held >= tonumber(ARGV[4]) then return {0, held} end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+${EXPIRE_WITH_LAST}
+return {1, held + 1}
+`;
+
+/** KEYS[1] = a user's open streams. ARGV = lapse, lease...: pushes back the lapse of leases still held. */
+const RENEW = `
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
+${EXPIRE_WITH_LAST}
+return 0
+`;
+
+interface LeaseScripts {
+  gwSseAcquire(
+    key: string,
+    now: number,
+    lease: string,
+    lapse: number,
+    max: number,
+  ): Promise<[number, number]>;
+  gwSseRenew(key: string, lapse: number, ...leases: string[]): Promise<number>;
+}
+
+export interface SseLimitOptions {
+  /** Streams one user may hold open at once (SSE_MAX_PER_USER). */
+  max: number;
+  /** A lease not renewed for this long lapses: the streams of an api instance that died free up. */
+  leaseMs?: number;
+}
+
+/**
+ * Caps the SSE streams one user holds open across every api instance. Each open stream is a lease in a
+ * per-user sorted set in Redis; the instance holding it renews it while the stream lives and removes it
+ * when the stream closes, so a crashed instance's leases lapse on their own after `leaseMs`.
+ */
+export class SseLimiter {
+  private readonly redis: Redis & LeaseScripts;
+  /** Leases this process holds, by the user's key. */
+  private readonly held = new Map<string, Set<string>>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly leaseMs: number;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+    private readonly opts: SseLimitOptions,
+  ) {
+    if (!('gwSseAcquire' in redis)) redis.defineCommand('gwSseAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+    if (!('gwSseRenew' in redis)) redis.defineCommand('gwSseRenew', { numberOfKeys: 1, lua: RENEW });
+    this.redis = redis as Redis & LeaseScripts;
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.timer = setInterval(() => void this.renew(), this.leaseMs / 3);
+    this.timer.unref();
+  }
+
+  /** Takes a stream slot for `owner`, or throws 429 `rate_limited`. The returned function gives it back. */
+  async acquire(owner: string): Promise<() => void> {
+    const key = this.keys.userSseStreams(owner);
+    const lease = randomUUID();
+    const now = Date.now();
+    const [taken, held] = await this.redis.gwSseAcquire(key, now, lease, now + this.leaseMs, this.opts.max);
+    if (taken !== 1) {
+      throw new GatewayError(
+        'rate_limited',
+        `you have ${held} event streams open, the most one user may have; close one, or poll GET /chat/jobs/{id}`,
+        { retryAfter: 5, details: { scope: 'sse_streams', limit: this.opts.max } },
+      );
+    }
+    const set = this.held.get(key) ?? new Set<string>();
+    this.held.set(key, set);
+    set.add(lease);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      set.delete(lease);
+      if (set.size === 0) this.held.delete(key);
+      // Best effort: if Redis is away, the lease lapses by itself.
+      this.redis.zrem(key, lease).catch(() => {});
+    };
+  }
+
+  /** Leases held by this process, for tests and metrics. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.held.values()) n += set.size;
+    return n;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private async renew(): Promise<void> {
+    const lapse = Date.now() + this.leaseMs;
+    await Promise.all(
+      [...this.held].map(([key, leases]) => this.redis.gwSseRenew(key, lapse, ...leases).catch(() => 0)),
+    );
+  }
+}
