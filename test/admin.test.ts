@@ -37,7 +37,7 @@ describe('admin pages', () => {
     expect((await call(url, { method: 'PUT', body: { weight: 2 }, headers: user.headers })).status).toBe(403);
     const ok = await call(url, { method: 'PUT', body: { weight: 2 }, headers: admin.headers });
     expect(ok.status).toBe(200);
-    expect(await stack.redis.hget(`${stack.prefix}:fair:weights`, user.user.id)).toBe('2');
+    expect(await stack.redis.get(`${stack.prefix}:fair:{${user.user.id}}:weight`)).toBe('2');
     expect((await call(url, { method: 'PUT', body: { weight: -1 }, headers: admin.headers })).status).toBe(
       400,
     );

@@ -1,6 +1,7 @@
 import type { ConversationMessage } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
 
 export interface ConversationMeta {
   id: string;
@@ -23,46 +24,87 @@ export interface StoredTurn {
  * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
  * by turn number: only its head may run, so the turns of one conversation never overlap).
  */
+/**
+ * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
+ * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
+ * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now, new?
+ * Returns {turn, head job id} or {-1, ''} when the conversation belongs to another owner or is unknown.
+ */
+const OPEN_TURN = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if ARGV[7] == '1' then
+  if owner then return {-1, ''} end
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'id', ARGV[8], 'character_id', ARGV[2], 'created_at', ARGV[6], 'next_turn', 0)
+  if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[2], '0', ARGV[3])
+    redis.call('EXPIRE', KEYS[2], ARGV[5])
+  end
+elseif owner ~= ARGV[1] then
+  return {-1, ''}
+end
+local turn = redis.call('HINCRBY', KEYS[1], 'next_turn', 1)
+redis.call('ZADD', KEYS[3], turn, ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+local head = redis.call('ZRANGE', KEYS[3], 0, 0)
+return {turn, head[1] or ''}
+`;
+
+/** Takes an ended turn out of line and tells which turn is next. KEYS: pending. ARGV: job id. */
+const RELEASE_TURN = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+return head[1] or ''
+`;
+
 export class ConversationStore {
+  private readonly openScript;
+  private readonly releaseScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     readonly ttlSeconds: number,
-  ) {}
+  ) {
+    this.openScript = luaScript(redis, 'gwOpenTurn', 3, OPEN_TURN);
+    this.releaseScript = luaScript(redis, 'gwReleaseTurn', 1, RELEASE_TURN);
+  }
 
-  /** Creates the conversation if it is new; returns its meta (existing or new). */
-  async ensure(
-    id: string,
-    owner: string,
-    characterId: string | null,
-    greeting: string | null,
-  ): Promise<ConversationMeta> {
-    const key = this.keys.conversation(id);
+  /**
+   * Opens the next turn of conversation `id` (a new one when `create`) for `jobId`. Null when the
+   * conversation is unknown or not `owner`'s. `head` is the job id whose turn runs next.
+   */
+  async openTurn(o: {
+    id: string;
+    create: boolean;
+    owner: string;
+    characterId: string | null;
+    greeting: string | null;
+    jobId: string;
+  }): Promise<{ turn: number; head: string } | null> {
     const now = Date.now();
-    const created = await this.redis.hsetnx(key, 'owner', owner);
-    if (created === 1) {
-      const tx = this.redis
-        .multi()
-        .hset(key, { id, character_id: characterId ?? '', created_at: now, next_turn: 0 });
-      // The character's greeting is turn 0, an assistant message without a user line.
-      if (greeting) {
-        const turn: StoredTurn = {
-          turn: 0,
-          job_id: null,
-          user: null,
-          assistant: greeting,
-          user_at: now,
-          assistant_at: now,
-        };
-        tx.hset(this.keys.conversationTurns(id), '0', JSON.stringify(turn));
-        tx.expire(this.keys.conversationTurns(id), this.ttlSeconds);
-      }
-      await tx.expire(key, this.ttlSeconds).exec();
-      return { id, owner, characterId, createdAt: now };
-    }
-    const meta = await this.meta(id);
-    if (!meta) throw new Error(`conversation ${id} vanished while being created`);
-    return meta;
+    const greeting: StoredTurn | null = o.greeting
+      ? { turn: 0, job_id: null, user: null, assistant: o.greeting, user_at: now, assistant_at: now }
+      : null;
+    const [turn, head] = (await this.openScript(
+      this.keys.conversation(o.id),
+      this.keys.conversationTurns(o.id),
+      this.keys.conversationPending(o.id),
+      o.owner,
+      o.characterId ?? '',
+      greeting ? JSON.stringify(greeting) : '',
+      o.jobId,
+      this.ttlSeconds,
+      now,
+      o.create ? '1' : '0',
+      o.id,
+    )) as [number, string];
+    return turn < 0 ? null : { turn, head };
+  }
+
+  /** Takes an ended turn out of line; returns the job id whose turn is next, if any. */
+  async releaseTurn(id: string, jobId: string): Promise<string | null> {
+    return ((await this.releaseScript(this.keys.conversationPending(id), jobId)) as string) || null;
   }
 
   async meta(id: string): Promise<ConversationMeta | null> {
@@ -74,34 +116,6 @@ export class ConversationStore {
       characterId: h.character_id || null,
       createdAt: Number(h.created_at ?? 0),
     };
-  }
-
-  /** Reserves the next turn number and marks the job pending in the conversation. */
-  async reserveTurn(id: string, jobId: string): Promise<number> {
-    const turn = await this.redis.hincrby(this.keys.conversation(id), 'next_turn', 1);
-    await this.redis
-      .multi()
-      .zadd(this.keys.conversationPending(id), String(turn), jobId)
-      .expire(this.keys.conversationPending(id), this.ttlSeconds)
-      .expire(this.keys.conversation(id), this.ttlSeconds)
-      .exec();
-    return turn;
-  }
-
-  /** True when no earlier turn of the conversation is still pending. */
-  async isNext(id: string, jobId: string): Promise<boolean> {
-    const head = await this.head(id);
-    return head === null || head === jobId;
-  }
-
-  /** The pending turn that runs next, if any. */
-  async head(id: string): Promise<string | null> {
-    const head = await this.redis.zrange(this.keys.conversationPending(id), '0', '0');
-    return head[0] ?? null;
-  }
-
-  async release(id: string, jobId: string): Promise<void> {
-    await this.redis.zrem(this.keys.conversationPending(id), jobId);
   }
 
   async saveTurn(id: string, turn: StoredTurn): Promise<void> {

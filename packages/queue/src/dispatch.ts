@@ -20,55 +20,51 @@ export class ChatDispatcher {
     readonly fair: FairShare,
   ) {}
 
-  /** Enqueues `data` now when it heads its conversation; returns whether it did. */
-  async enqueueIfNext(data: ChatJobData): Promise<boolean> {
-    for (;;) {
-      const head = await this.conversations.head(data.conversation_id);
-      if (head === null || head === data.job_id) break;
+  /**
+   * Takes the fair-share ticket of a new job of `owner`: its BullMQ priority, stored in its record at
+   * creation so that every later add of the same job (api and worker racing on a conversation's next
+   * turn) reuses it. 0 when fair share is off.
+   */
+  async ticket(owner: string): Promise<number> {
+    return (await this.fair.enqueue(owner)) ?? 0;
+  }
+
+  /**
+   * Enqueues a just-created job when it heads its conversation (`head` as `openTurn` returned it); a
+   * later turn waits in its conversation's line until the earlier ones end. Returns whether it enqueued.
+   */
+  async enqueueNew(data: ChatJobData, priority: number, head: string | null): Promise<boolean> {
+    let first = head;
+    while (first !== null && first !== data.job_id) {
       // A head whose record is gone or ended (a submit that died half way) must not block the line.
-      const rec = await this.jobs.get(head);
+      const rec = await this.jobs.get(first);
       if (rec && (rec.status === 'queued' || rec.status === 'running')) return false;
-      await this.conversations.release(data.conversation_id, head);
+      first = await this.conversations.releaseTurn(data.conversation_id, first);
     }
-    await this.add(data);
+    await this.add(data, priority);
     return true;
   }
 
   /** After a turn ended: release it and enqueue the conversation's next pending turn, if any. */
   async advance(conversationId: string, endedJobId: string): Promise<string | null> {
-    await this.conversations.release(conversationId, endedJobId);
-    const next = await this.conversations.head(conversationId);
+    const next = await this.conversations.releaseTurn(conversationId, endedJobId);
     if (!next) return null;
     const rec = await this.jobs.get(next);
     if (!rec?.data || rec.status !== 'queued') {
       // Expired or already ended: drop it from the line and look further.
       return this.advance(conversationId, next);
     }
-    await this.add(rec.data);
+    await this.add(rec.data, rec.priority);
     return next;
   }
 
-  private async add(data: ChatJobData): Promise<void> {
+  private async add(data: ChatJobData, priority: number): Promise<void> {
     const opts = chatJobOptions(data.job_id, this.retry);
-    const priority = await this.priorityOf(data);
     await this.queue.add('chat', data, priority > 0 ? { ...opts, priority } : opts);
   }
 
-  /**
-   * The job's fair-share priority, taken once: a second add of the same job (api and worker racing to
-   * enqueue a conversation's next turn) reuses it instead of counting the job as waiting twice.
-   */
-  private async priorityOf(data: ChatJobData): Promise<number> {
-    const stored = await this.jobs.field(data.job_id, 'priority');
-    if (stored !== null) return Number(stored);
-    const priority = (await this.fair.enqueue(data.owner)) ?? 0;
-    const claim = await this.jobs.claimField(data.job_id, 'priority', String(priority));
-    if (!claim.claimed && priority > 0) await this.fair.leave(data.owner);
-    return Number(claim.value ?? 0);
-  }
-
   /** A job that was counted as waiting will never start (cancelled while queued). */
-  async leftWithoutStarting(id: string, owner: string): Promise<void> {
-    if (Number((await this.jobs.field(id, 'priority')) ?? 0) > 0) await this.fair.leave(owner);
+  async leftWithoutStarting(rec: { priority: number; owner: string }): Promise<void> {
+    if (rec.priority > 0) await this.fair.leave(rec.owner);
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
 
 /**
  * Fair share of the GPU across users, on open-source BullMQ (which has no job groups): a job's priority is
@@ -18,10 +19,13 @@ const SCALE = 16;
 /** BullMQ's highest priority number (2^21); tickets beyond it share the last place. */
 const MAX_PRIORITY = 2_097_152;
 
+// KEYS[1] the user's counters, KEYS[2] the user's weight (same slot); ARGV[1] ttl. Returns the ticket.
 const ENQUEUE = `
-local w = redis.call('HINCRBY', KEYS[1], 'waiting', 1)
-local t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+local weight = tonumber(redis.call('GET', KEYS[2]) or '1')
+if not weight or weight <= 0 then weight = 1 end
+redis.call('HINCRBY', KEYS[1], 'waiting', 1)
+local t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', 1 / weight)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return t
 `;
 const LEAVE = `
@@ -31,19 +35,24 @@ return w
 `;
 
 export class FairShare {
+  private readonly enqueueScript;
+  private readonly leaveScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     readonly enabled: boolean,
     private readonly ttlSeconds = 7 * 86_400,
-  ) {}
+  ) {
+    this.enqueueScript = luaScript(redis, 'gwFairEnqueue', 2, ENQUEUE);
+    this.leaveScript = luaScript(redis, 'gwFairLeave', 1, LEAVE);
+  }
 
   /** The BullMQ priority for a new waiting job of `owner`, or undefined when fair share is off. */
   async enqueue(owner: string): Promise<number | undefined> {
     if (!this.enabled) return undefined;
-    const weight = await this.weight(owner);
     const ticket = Number(
-      await this.redis.eval(ENQUEUE, 1, this.keys.fairUser(owner), 1 / weight, this.ttlSeconds),
+      await this.enqueueScript(this.keys.fairUser(owner), this.keys.fairWeight(owner), this.ttlSeconds),
     );
     return Math.min(MAX_PRIORITY, Math.max(1, Math.ceil(ticket * SCALE)));
   }
@@ -51,16 +60,16 @@ export class FairShare {
   /** One of `owner`'s jobs left the waiting line. */
   async leave(owner: string): Promise<void> {
     if (!this.enabled) return;
-    await this.redis.eval(LEAVE, 1, this.keys.fairUser(owner));
+    await this.leaveScript(this.keys.fairUser(owner));
   }
 
   async weight(owner: string): Promise<number> {
-    const w = Number(await this.redis.hget(this.keys.fairWeights(), owner));
+    const w = Number(await this.redis.get(this.keys.fairWeight(owner)));
     return Number.isFinite(w) && w > 0 ? w : 1;
   }
 
   async setWeight(owner: string, weight: number): Promise<void> {
     if (!(weight > 0 && weight <= 100)) throw new RangeError('weight must be in (0, 100]');
-    await this.redis.hset(this.keys.fairWeights(), owner, String(weight));
+    await this.redis.set(this.keys.fairWeight(owner), String(weight));
   }
 }

@@ -19,6 +19,8 @@ export interface JobRecord {
   tts: TtsInfo | null;
   error: JobErrorInfo | null;
   cancelRequested: boolean;
+  /** The fair-share priority it was given (0: none). */
+  priority: number;
   data: ChatJobData | null;
 }
 
@@ -71,7 +73,7 @@ export class JobStore {
 
   async create(
     data: ChatJobData,
-    extra: { tts?: TtsInfo | null } = {},
+    extra: { tts?: TtsInfo | null; priority?: number } = {},
     events: JobEvent[] = [],
   ): Promise<boolean> {
     const fields: Record<string, string | number> = {
@@ -86,6 +88,7 @@ export class JobStore {
       data: JSON.stringify(data),
     };
     if (extra.tts) fields.tts = JSON.stringify(extra.tts);
+    if (extra.priority) fields.priority = extra.priority;
     const args = fieldArgs(fields);
     const created = await this.redis.gwCreateJob(
       this.keys.job(data.job_id),
@@ -116,6 +119,7 @@ export class JobStore {
       tts: json<TtsInfo>(h.tts),
       error: json<JobErrorInfo>(h.error),
       cancelRequested: h.cancel_requested === '1',
+      priority: Number(h.priority ?? 0),
       data: json<ChatJobData>(h.data),
     };
   }
@@ -188,21 +192,6 @@ export class JobStore {
       ...eventArgs(events),
     );
     return r === 1;
-  }
-
-  /** Sets a field only if it is not set yet; returns the value that is stored afterwards. */
-  async claimField(
-    id: string,
-    field: string,
-    value: string,
-  ): Promise<{ claimed: boolean; value: string | null }> {
-    const key = this.keys.job(id);
-    if ((await this.redis.hsetnx(key, field, value)) === 1) return { claimed: true, value };
-    return { claimed: false, value: await this.redis.hget(key, field) };
-  }
-
-  async field(id: string, field: string): Promise<string | null> {
-    return this.redis.hget(this.keys.job(id), field);
   }
 
   async requestCancel(id: string): Promise<void> {

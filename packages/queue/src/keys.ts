@@ -21,7 +21,7 @@ export interface Keys {
   workers(kind: 'llm' | 'tts'): string;
   cancelChannel(): string;
   fairUser(owner: string): string;
-  fairWeights(): string;
+  fairWeight(owner: string): string;
   backendState(): string;
   /** A user's record; the per-user keys below share its hash tag. */
   user(id: string): string;
@@ -64,7 +64,7 @@ export function createKeys(prefix: string): Keys {
     workers: (kind) => `${prefix}:workers:${kind}`,
     cancelChannel: () => `${prefix}:cancel`,
     fairUser: (owner) => `${prefix}:fair:{${owner}}`,
-    fairWeights: () => `${prefix}:fair:weights`,
+    fairWeight: (owner) => `${prefix}:fair:{${owner}}:weight`,
     backendState: () => `${prefix}:backend`,
     user: (id) => `${prefix}:user:{${id}}`,
     characters: (owner) => `${prefix}:user:{${owner}}:chars`,

@@ -1,13 +1,31 @@
 import type { Redis } from 'ioredis';
 import type { Keys, QueueName } from './keys.js';
+import { luaScript } from './lua.js';
 
-/** Cheap views of a queue: depth, one job's place in line, recent job time, workers online. */
+const RECORD_JOB = `local a = tonumber(redis.call('HGET', KEYS[1], 'avg_ms') or ARGV[1])
+redis.call('HSET', KEYS[1], 'avg_ms', a * 0.9 + tonumber(ARGV[1]) * 0.1)
+redis.call('HINCRBY', KEYS[1], 'finished', 1)
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_finish_at') or '0')
+local now = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'last_finish_at', now)
+local waiting = redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3])
+local gap = now - last
+if waiting > 0 and last > 0 and gap >= 0 and gap < 60000 then
+  local g = tonumber(redis.call('HGET', KEYS[1], 'gap_ms') or gap)
+  redis.call('HSET', KEYS[1], 'gap_ms', g * 0.9 + gap * 0.1)
+end`;
+
+/** Cheap views of a queue: depth, one job's place in line, recent job times. */
 export class QueueStats {
+  private readonly recordScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly queue: QueueName,
-  ) {}
+  ) {
+    this.recordScript = luaScript(redis, 'gwRecordJob', 3, RECORD_JOB);
+  }
 
   /** Jobs waiting for a slot (plain FIFO and prioritized). */
   async depth(): Promise<number> {
@@ -43,20 +61,7 @@ export class QueueStats {
    * really waits per place in line: run time over concurrency plus the queue's own hand-over time.
    */
   async recordJobTime(ms: number, now = Date.now()): Promise<void> {
-    await this.redis.eval(
-      `local a = tonumber(redis.call('HGET', KEYS[1], 'avg_ms') or ARGV[1])
-       redis.call('HSET', KEYS[1], 'avg_ms', a * 0.9 + tonumber(ARGV[1]) * 0.1)
-       redis.call('HINCRBY', KEYS[1], 'finished', 1)
-       local last = tonumber(redis.call('HGET', KEYS[1], 'last_finish_at') or '0')
-       local now = tonumber(ARGV[2])
-       redis.call('HSET', KEYS[1], 'last_finish_at', now)
-       local waiting = redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3])
-       local gap = now - last
-       if waiting > 0 and last > 0 and gap >= 0 and gap < 60000 then
-         local g = tonumber(redis.call('HGET', KEYS[1], 'gap_ms') or gap)
-         redis.call('HSET', KEYS[1], 'gap_ms', g * 0.9 + gap * 0.1)
-       end`,
-      3,
+    await this.recordScript(
       this.keys.chatStats(),
       this.keys.bull(this.queue, 'wait'),
       this.keys.bull(this.queue, 'prioritized'),

@@ -36,7 +36,14 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
     // RESP2 keeps replies in the shape our scripts and BullMQ's expect.
     protocol: 2,
     ...(role === 'command'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 5_000 }
+      ? {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 2_000,
+          commandTimeout: 5_000,
+          // Commands issued in the same tick by concurrent requests leave in one write.
+          enableAutoPipelining: true,
+        }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true }),
   } as RedisOptions;
   const cluster = parseClusterUrl(url);

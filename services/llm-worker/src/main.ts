@@ -28,6 +28,8 @@ if (!config.llm.baseUrl) {
 
 const workerId = `llm-${process.pid}-${randomUUID().slice(0, 8)}`;
 const redis = createRedis(config.redis.url, 'blocking');
+// Our own job and conversation commands, apart from BullMQ's: concurrent jobs' commands are pipelined.
+const storeRedis = createRedis(config.redis.url, 'blocking', { enableAutoPipelining: true });
 const subscriber = createRedis(config.redis.url, 'subscriber');
 const retry = { attempts: config.llm.maxAttempts, backoffMs: config.llm.backoffMs };
 const chat = createChatContext({
@@ -35,7 +37,7 @@ const chat = createChatContext({
   retentionSeconds: config.jobs.retentionSeconds,
   retry,
   fairShare: config.jobs.fairShare,
-  redis,
+  redis: storeRedis,
   queueRedis: redis,
 });
 const { keys, jobs, conversations, chatQueue, ttsQueue, dispatcher, userJobs } = chat;
@@ -162,6 +164,7 @@ await runWorkerLifecycle({
     metricsServer?.close();
     await Promise.allSettled([chat.close(), llm.close()]);
     subscriber.disconnect();
+    await storeRedis.quit().catch(() => {});
   },
 });
 

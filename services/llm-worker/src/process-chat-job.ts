@@ -3,13 +3,14 @@ import {
   GatewayError,
   isGatewayError,
   type JobEvent,
+  type JobStatus,
   type Reply,
   TERMINAL_STATUSES,
   type TtsInfo,
 } from '@gateway/contracts';
 import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
-import { type ChatMessage, fitToContext } from '@gateway/prompt';
+import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
 import { buildPrompt } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
@@ -89,26 +90,25 @@ export async function processChatJob(
 ): Promise<ChatOutcome> {
   const { jobs, log } = deps;
   const id = data.job_id;
-  const rec = await jobs.get(id);
-  if (!rec) {
-    await deps.userJobs?.release(data.owner, id);
-    return { outcome: 'expired' };
-  }
-  if (TERMINAL_STATUSES.has(rec.status)) {
-    await afterEnd(data, rec, deps);
-    return { outcome: 'already_ended', status: rec.status };
-  }
+  // The start script checks the record itself (gone, ended, cancel asked), so the common path costs one call.
   const start = await jobs.start(id);
   if (!start.started) {
     if (start.status === 'cancel_requested') return cancel(data, deps, { started: false });
-    return { outcome: 'already_ended', status: start.status };
+    const rec = TERMINAL_STATUSES.has(start.status as JobStatus) ? await jobs.get(id) : null;
+    if (!rec) {
+      await deps.userJobs?.release(data.owner, id);
+      return { outcome: 'expired' };
+    }
+    await afterEnd(data, recordOutcome(rec), deps);
+    return { outcome: 'already_ended', status: rec.status };
   }
   const attempt = start.attempt;
+  const began = Date.now();
   // The job left its owner's waiting line: the owner's next job may take the front again (fair share).
-  if (attempt === 1) {
-    await deps.dispatcher.fair.leave(data.owner);
-    deps.observe?.queueWait(Date.now() - data.created_at);
-  }
+  // It goes out alongside the prompt's reads; it is awaited before the job ends.
+  const leftLine = attempt === 1 ? deps.dispatcher.fair.leave(data.owner) : Promise.resolve();
+  leftLine.catch((err: unknown) => log.warn({ err }, 'fair-share count not updated'));
+  if (attempt === 1) deps.observe?.queueWait(began - data.created_at);
   const local = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
   const buffer = new TokenBuffer(deps.settings.eventFlushMs, async (delta) => {
@@ -120,7 +120,6 @@ export async function processChatJob(
   try {
     let tokens = 0;
     let firstTokenAt = 0;
-    const began = Date.now();
     failpoint('before_backend');
     deps.observe?.inFlight(1);
     const reply = await generate(data, deps, signal, (delta) => {
@@ -135,7 +134,8 @@ export async function processChatJob(
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
     await buffer.flush();
-    await complete(data, reply, deps);
+    await leftLine.catch(() => {});
+    await complete(data, reply, deps, Date.now() - began);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
@@ -186,6 +186,10 @@ async function generate(
     maxTokens: data.max_tokens,
     count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
   };
+  // estimateTokens never undercounts: when even it fits with room to spare, the backend's exact count
+  // (/tokenize, one more round trip before the first token) could not change what is sent.
+  const roomy =
+    estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= deps.settings.maxContextTokens * 0.8;
   const call = (m: ChatMessage[]) =>
     llm.chatStream(
       {
@@ -200,7 +204,7 @@ async function generate(
       },
       { signal, onToken },
     );
-  let fit = await fitToContext(messages, fitOpts);
+  let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
   let result: Awaited<ReturnType<typeof call>>;
   try {
     result = await call(fit.messages);
@@ -222,7 +226,7 @@ async function generate(
   };
 }
 
-async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps): Promise<void> {
+async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps, runMs: number): Promise<void> {
   const now = Date.now();
   if (data.kind === 'roleplay') {
     await deps.conversations.saveTurn(data.conversation_id, {
@@ -239,21 +243,43 @@ async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps): Pro
   const events: JobEvent[] = [{ event: 'reply', data: reply }];
   // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
-  await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
+  const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
+  if (ended.finished) {
+    await afterEnd(data, { status: 'completed', reply, ttsPending: tts.status === 'pending', runMs }, deps);
+    return;
+  }
+  // Someone else ended it first (a re-run): follow up on what the record says.
   const rec = await deps.jobs.get(data.job_id);
-  if (rec) await afterEnd(data, rec, deps);
+  if (rec) await afterEnd(data, recordOutcome(rec), deps);
 }
 
-/** Follow-up steps of an ended job; each is idempotent, so a re-run after a crash repeats them safely. */
-async function afterEnd(data: ChatJobData, rec: JobRecord, deps: ChatJobDeps): Promise<void> {
-  await deps.userJobs?.release(data.owner, data.job_id);
-  if (rec.status === 'completed' && rec.reply && speechFollows(data) && rec.tts?.status === 'pending') {
-    await deps.handOffTts(data, rec.reply);
-  }
-  await deps.dispatcher.advance(data.conversation_id, data.job_id);
-  if (rec.startedAt && rec.finishedAt && rec.status === 'completed') {
-    await deps.stats.recordJobTime(rec.finishedAt - rec.startedAt);
-  }
+/** What the follow-up steps need to know about an ended job. */
+interface EndedJob {
+  status: JobStatus;
+  reply: Reply | null;
+  ttsPending: boolean;
+  runMs: number | null;
+}
+
+const recordOutcome = (rec: JobRecord): EndedJob => ({
+  status: rec.status,
+  reply: rec.reply,
+  ttsPending: rec.tts?.status === 'pending',
+  runMs: rec.startedAt && rec.finishedAt ? rec.finishedAt - rec.startedAt : null,
+});
+
+/**
+ * Follow-up steps of an ended job. Each is idempotent, so a re-run after a crash repeats them safely, and
+ * they are independent, so they go out together.
+ */
+async function afterEnd(data: ChatJobData, job: EndedJob, deps: ChatJobDeps): Promise<void> {
+  const completed = job.status === 'completed';
+  await Promise.all([
+    deps.userJobs?.release(data.owner, data.job_id),
+    completed && job.reply && speechFollows(data) && job.ttsPending ? deps.handOffTts(data, job.reply) : null,
+    deps.dispatcher.advance(data.conversation_id, data.job_id),
+    completed && job.runMs !== null ? deps.stats.recordJobTime(job.runMs) : null,
+  ]);
 }
 
 async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: true }): Promise<ChatOutcome> {
@@ -264,7 +290,10 @@ async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: tr
     [{ event: 'done', data: { status: 'cancelled' } }],
   );
   // Whoever ends a never-started job takes it out of its owner's waiting count, exactly once.
-  if (ended.finished && !opts.started) await deps.dispatcher.leftWithoutStarting(data.job_id, data.owner);
+  if (ended.finished && !opts.started) {
+    const rec = await deps.jobs.get(data.job_id);
+    if (rec) await deps.dispatcher.leftWithoutStarting(rec);
+  }
   await deps.userJobs?.release(data.owner, data.job_id);
   await deps.dispatcher.advance(data.conversation_id, data.job_id);
   return { outcome: 'cancelled' };

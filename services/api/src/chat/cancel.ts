@@ -26,7 +26,7 @@ export async function cancelChatJob(deps: ApiDeps, rec: JobRecord): Promise<'can
     );
     if (ended.finished) {
       await deps.userJobs.release(rec.owner, rec.id);
-      if (rec.attempt === 0) await deps.dispatcher.leftWithoutStarting(rec.id, rec.owner);
+      if (rec.attempt === 0) await deps.dispatcher.leftWithoutStarting(rec);
       await deps.dispatcher.advance(rec.conversationId, rec.id);
       return 'cancelled';
     }

@@ -66,15 +66,17 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
             voice_id: null,
             greeting: body.greeting ?? null,
           };
-      let conversationId = body.conversation_id;
-      if (conversationId) {
-        const meta = await conversations.meta(conversationId);
-        if (!meta || meta.owner !== owner) throw new GatewayError('not_found', 'conversation not found');
-      } else {
-        conversationId = newId();
-        await conversations.ensure(conversationId, owner, character.id, character.greeting);
-      }
-      const turn = await conversations.reserveTurn(conversationId, jobId);
+      const conversationId = body.conversation_id ?? newId();
+      const opened = await conversations.openTurn({
+        id: conversationId,
+        create: !body.conversation_id,
+        owner,
+        characterId: character.id,
+        greeting: character.greeting,
+        jobId,
+      });
+      if (!opened) throw new GatewayError('not_found', 'conversation not found');
+      const { turn, head } = opened;
       const ttsWanted = body.tts ?? config.tts.enabledByDefault;
       const data: ChatJobData = {
         job_id: jobId,
@@ -98,7 +100,7 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
       const tts: TtsInfo = data.tts
         ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
         : { status: 'skipped', mode: data.tts_mode, reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested' };
-      return { data, tts };
+      return { data, tts, head };
     });
     return { job_id: jobId, conversation_id: data.conversation_id, status: 'queued', links: jobLinks(jobId) };
   } catch (err) {
@@ -118,18 +120,28 @@ export async function admitChatJob(
   deps: ApiDeps,
   owner: string,
   jobId: string,
-  prepare: () => Promise<{ data: ChatJobData; tts: TtsInfo }>,
+  /** `head`: the job whose turn of the conversation runs next (null or the job itself: this one). */
+  prepare: () => Promise<{ data: ChatJobData; tts: TtsInfo; head?: string | null }>,
 ): Promise<ChatJobData> {
   let slotHeld = false;
+  let priority = 0;
   try {
-    slotHeld = await holdUserSlot(deps, owner, jobId);
-    await checkQueueRoom(deps);
-    const { data, tts } = await prepare();
-    await deps.jobs.create(data, { tts }, [{ event: 'status', data: { status: 'queued' } }]);
-    await deps.dispatcher.enqueueIfNext(data);
+    // Independent steps go out together; whatever succeeded is undone if another step refuses.
+    const [slot, room] = await Promise.allSettled([holdUserSlot(deps, owner, jobId), checkQueueRoom(deps)]);
+    slotHeld = slot.status === 'fulfilled';
+    if (slot.status === 'rejected') throw slot.reason;
+    if (room.status === 'rejected') throw room.reason;
+    const [prepared, ticket] = await Promise.allSettled([prepare(), deps.dispatcher.ticket(owner)]);
+    if (ticket.status === 'fulfilled') priority = ticket.value;
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (ticket.status === 'rejected') throw ticket.reason;
+    const { data, tts, head } = prepared.value;
+    await deps.jobs.create(data, { tts, priority }, [{ event: 'status', data: { status: 'queued' } }]);
+    await deps.dispatcher.enqueueNew(data, priority, head ?? null);
     return data;
   } catch (err) {
     if (slotHeld) await deps.userJobs.release(owner, jobId).catch(() => {});
+    if (priority > 0) await deps.dispatcher.fair.leave(owner).catch(() => {});
     throw err;
   }
 }
