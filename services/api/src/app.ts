@@ -35,6 +35,8 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    // One line per request (below, on response) instead of Fastify's two: half the log volume.
+    disableRequestLogging: true,
     // Requests that never reach a route still answer in our error shape.
     clientErrorHandler,
     frameworkErrors,
@@ -45,6 +47,17 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        url: req.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
   });
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   installErrorHandling(app);

@@ -133,9 +133,8 @@ export async function processChatJob(
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
-    await buffer.flush();
-    await leftLine.catch(() => {});
-    await complete(data, reply, deps, Date.now() - began);
+    // The last tokens and the stored turn go out together; the reply is announced after both.
+    await complete(data, reply, deps, Date.now() - began, [buffer.flush(), leftLine.catch(() => {})]);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
@@ -226,18 +225,27 @@ async function generate(
   };
 }
 
-async function complete(data: ChatJobData, reply: Reply, deps: ChatJobDeps, runMs: number): Promise<void> {
+async function complete(
+  data: ChatJobData,
+  reply: Reply,
+  deps: ChatJobDeps,
+  runMs: number,
+  pending: Promise<void>[],
+): Promise<void> {
   const now = Date.now();
-  if (data.kind === 'roleplay') {
-    await deps.conversations.saveTurn(data.conversation_id, {
-      turn: data.turn,
-      job_id: data.job_id,
-      user: data.message,
-      assistant: reply.content,
-      user_at: data.created_at,
-      assistant_at: now,
-    });
-  }
+  await Promise.all([
+    ...pending,
+    data.kind === 'roleplay'
+      ? deps.conversations.saveTurn(data.conversation_id, {
+          turn: data.turn,
+          job_id: data.job_id,
+          user: data.message,
+          assistant: reply.content,
+          user_at: data.created_at,
+          assistant_at: now,
+        })
+      : null,
+  ]);
   failpoint('after_store');
   const tts = ttsFor(data);
   const events: JobEvent[] = [{ event: 'reply', data: reply }];
