@@ -56,5 +56,35 @@ export function writeSummary(order: string[]): string {
   }
   const text = `${out.join('\n').trimEnd()}\n`;
   writeFileSync(new URL('SUMMARY.md', RESULTS_DIR), text);
+  updateReadme(out, results);
   return text;
+}
+
+const README = new URL('../../README.md', import.meta.url);
+const START = '<!-- bench-summary:start -->';
+const END = '<!-- bench-summary:end -->';
+
+/**
+ * Writes the targets table into the project README between its markers, so that the figures a newcomer
+ * reads there come from the last run, never typed by hand.
+ */
+function updateReadme(summary: string[], results: Saved[]): void {
+  const readme = readFileSync(README, 'utf8');
+  const i = readme.indexOf(START);
+  const j = readme.indexOf(END);
+  if (i < 0 || j < i) return;
+  const targetsAt = summary.indexOf('## Targets');
+  const table = summary.slice(targetsAt + 2, summary.indexOf('', targetsAt + 2));
+  const dates = results.map((r) => r.date.slice(0, 10)).sort();
+  const intro = (summary[2] ?? '').replace('](../README.md)', '](bench/README.md)');
+  const block = [
+    START,
+    `Last run ${dates[0] === dates.at(-1) ? dates[0] : `${dates[0]} to ${dates.at(-1)}`}. ${intro}`,
+    '',
+    ...table,
+    '',
+    'Every scenario, its baseline and charts: [bench/results/SUMMARY.md](bench/results/SUMMARY.md).',
+    END,
+  ].join('\n');
+  writeFileSync(README, readme.slice(0, i) + block + readme.slice(j + END.length));
 }
