@@ -48,7 +48,12 @@ export function streamCompletion(
     let heartbeat: NodeJS.Timeout | null = null;
 
     const event = (body: unknown) => {
-      if (!over) out.write(`data: ${JSON.stringify(body)}\n\n`);
+      if (over) return;
+      out.write(`data: ${JSON.stringify(body)}\n\n`);
+      // A client that stopped reading cannot grow our memory: it is dropped as if it had gone away
+      // (which cancels its job).
+      if (out.writableLength + reply.raw.writableLength > deps.config.http.sseMaxBufferedBytes)
+        reply.raw.destroy();
     };
     const cleanup = () => {
       over = true;
