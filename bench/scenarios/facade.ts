@@ -5,7 +5,7 @@
  * the paths interleaved; Portkey beside them for the non-streaming call.
  */
 import { type Gateway, startGateway } from '../support/gateway.js';
-import { chunkContent, pool, readSse } from '../support/http.js';
+import { pool, timeToFirstChunk } from '../support/http.js';
 import { isPortkey } from '../support/portkey.js';
 import { type Row, target } from '../support/report.js';
 import { type Scenario, skipped } from '../support/scenario.js';
@@ -30,22 +30,8 @@ async function complete(p: Pool, headers: Record<string, string>, i: number): Pr
   return performance.now() - t0;
 }
 
-async function firstChunk(p: Pool, headers: Record<string, string>, i: number): Promise<number> {
-  const t0 = performance.now();
-  let first = Number.NaN;
-  await readSse(
-    p,
-    '/v1/chat/completions',
-    headers,
-    (e) => {
-      if (Number.isNaN(first) && chunkContent(e.data)) first = e.at;
-      return undefined;
-    },
-    'POST',
-    directBody(`facade stream ${i}`, true),
-  );
-  return first - t0;
-}
+const firstChunk = (p: Pool, headers: Record<string, string>, i: number) =>
+  timeToFirstChunk(p, headers, `facade stream ${i}`);
 
 export const scenario: Scenario = {
   name: 'facade',

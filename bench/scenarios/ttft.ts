@@ -4,11 +4,11 @@
  * completion to the simulator until the first content chunk. One client, sequential, interleaved.
  */
 import { type Gateway, startGateway } from '../support/gateway.js';
-import { chunkContent, pool, readSse, submitAndFollow } from '../support/http.js';
+import { pool, submitAndFollow, timeToFirstChunk } from '../support/http.js';
 import { isPortkey } from '../support/portkey.js';
 import { type Row, target } from '../support/report.js';
 import type { Scenario } from '../support/scenario.js';
-import { directBody, startSimProcess } from '../support/sim.js';
+import { startSimProcess } from '../support/sim.js';
 import { summarize } from '../support/stats.js';
 import { barChart } from '../support/svg.js';
 
@@ -30,22 +30,8 @@ export const scenario: Scenario = {
       const api = pool(gw.apiUrl, 1);
       const sse = pool(gw.apiUrl, 1);
       const direct = pool(sim.url, 1);
-      const firstChunk = async (p: ReturnType<typeof pool>, headers: Record<string, string>, i: number) => {
-        const t0 = performance.now();
-        let first = Number.NaN;
-        await readSse(
-          p,
-          '/v1/chat/completions',
-          headers,
-          (e) => {
-            if (Number.isNaN(first) && chunkContent(e.data)) first = e.at;
-            return undefined;
-          },
-          'POST',
-          directBody(`ttft ${i}`, true),
-        );
-        return first - t0;
-      };
+      const firstChunk = (p: ReturnType<typeof pool>, headers: Record<string, string>, i: number) =>
+        timeToFirstChunk(p, headers, `ttft ${i}`);
       // Portkey's streaming fails on Node here (see notes): try once, measure only if it works.
       let pkWorks = false;
       if (isPortkey(pk)) {

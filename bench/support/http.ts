@@ -1,6 +1,7 @@
 /** HTTP for the load generators: undici keep-alive pools, job submission, and a timestamping SSE reader. */
 import { Pool } from 'undici';
 import type { Session } from './gateway.js';
+import { directBody } from './sim.js';
 import { now } from './stats.js';
 
 export const pool = (url: string, connections: number) =>
@@ -126,4 +127,29 @@ export async function submitAndFollow(
     return undefined;
   });
   return { jobId: s.jobId, acceptedAt: s.acceptedAt, replyAt, firstTokenAt, status };
+}
+
+/**
+ * Milliseconds from sending an OpenAI-style streaming chat request (to the simulator, the facade or a
+ * peer gateway) to its first chunk that carries text.
+ */
+export async function timeToFirstChunk(
+  p: Pool,
+  headers: Record<string, string>,
+  message: string,
+): Promise<number> {
+  const t0 = performance.now();
+  let first = Number.NaN;
+  await readSse(
+    p,
+    '/v1/chat/completions',
+    headers,
+    (e) => {
+      if (Number.isNaN(first) && chunkContent(e.data)) first = e.at;
+      return undefined;
+    },
+    'POST',
+    directBody(message, true),
+  );
+  return first - t0;
 }
