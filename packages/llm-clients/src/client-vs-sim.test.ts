@@ -1,7 +1,7 @@
 import { type BackendSim, simReply, startBackendSim } from '@gateway/backend-sim';
-import { isGatewayError } from '@gateway/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatMessage, createLlmClient, type LlmClient } from './index.js';
+import { rejection } from './testing/rejection.js';
 
 const MODELS = { vllm: 'unsloth/gemma-3-27b-it-bnb-4bit', ollama: 'gemma-3-27b-it' } as const;
 
@@ -9,17 +9,6 @@ const messages: ChatMessage[] = [
   { role: 'system', content: '너는 친절한 대화 상대야. 짧게 답해.' },
   { role: 'user', content: '안녕! 만나서 반가워.' },
 ];
-
-async function rejection(p: Promise<unknown>) {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw err;
-  return err;
-}
 
 describe.each(['vllm', 'ollama'] as const)('%s client against backend-sim', (kind) => {
   let sim: BackendSim;

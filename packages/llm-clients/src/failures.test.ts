@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type GatewayError, isGatewayError } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
 import { createLlmClient, type LlmClient, type LlmClientOptions, type LlmService } from './index.js';
+import { rejection } from './testing/rejection.js';
 import {
   CT,
   fixture,
@@ -14,17 +14,6 @@ import {
 
 const req = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], maxTokens: 16 };
 const noop = () => {};
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw err;
-  return err;
-}
 
 async function withBackend<T>(
   service: LlmService,

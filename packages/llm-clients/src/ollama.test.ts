@@ -1,6 +1,6 @@
-import { isGatewayError } from '@gateway/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLlmClient, type LlmClient, OllamaStreamState } from './index.js';
+import { rejection } from './testing/rejection.js';
 import {
   CT,
   fixture,
@@ -33,17 +33,6 @@ afterAll(async () => {
   await client.close();
   await server.close();
 });
-
-async function rejection(p: Promise<unknown>) {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw err;
-  return err;
-}
 
 describe('Ollama fixture replay', () => {
   it('non-streaming chat maps counts and defaults done_reason to stop', async () => {

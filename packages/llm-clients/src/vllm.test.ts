@@ -1,6 +1,6 @@
-import { isGatewayError } from '@gateway/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLlmClient, type LlmClient } from './index.js';
+import { rejection } from './testing/rejection.js';
 import {
   CT,
   fixture,
@@ -37,17 +37,6 @@ afterAll(async () => {
   await client.close();
   await server.close();
 });
-
-async function rejection(p: Promise<unknown>) {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isGatewayError(err)) throw err;
-  return err;
-}
 
 describe('vLLM fixture replay (bytes split inside UTF-8 characters)', () => {
   it('non-streaming chat', async () => {
