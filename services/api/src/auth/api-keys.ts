@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { API_KEY_PREFIX, type ApiKeyCreated, type ApiKeyView, GatewayError } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 import type { SessionUser } from '../identity.js';
 
@@ -26,14 +26,6 @@ end
 return {v[1], v[2] or '', v[3] or '0', v[4] or ''}
 `;
 
-interface ResolveScript {
-  gwResolveApiKey(
-    record: string,
-    now: number,
-    touchMs: number,
-  ): Promise<[string, string, string, string] | null>;
-}
-
 /** What the user's key index holds per key: never the key, only the hash that finds its record. */
 interface IndexEntry {
   name: string;
@@ -53,15 +45,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * the key stops working at the next request.
  */
 export class ApiKeyStore {
-  private readonly redis: Redis & ResolveScript;
+  private readonly resolveScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('gwResolveApiKey' in redis))
-      redis.defineCommand('gwResolveApiKey', { numberOfKeys: 1, lua: RESOLVE });
-    this.redis = redis as Redis & ResolveScript;
+    this.resolveScript = luaScript(redis, 'gwResolveApiKey', 1, RESOLVE);
   }
 
   async create(user: SessionUser, name: string, now = Date.now()): Promise<ApiKeyCreated> {
@@ -126,7 +116,9 @@ export class ApiKeyStore {
   /** The user a presented key belongs to, or null for a malformed, unknown or revoked key. */
   async resolve(key: string, now = Date.now()): Promise<{ user: SessionUser; keyId: string } | null> {
     if (!KEY_SHAPE.test(key)) return null;
-    const r = await this.redis.gwResolveApiKey(this.keys.apiKey(hashApiKey(key)), now, TOUCH_EVERY_MS);
+    const r = (await this.resolveScript(this.keys.apiKey(hashApiKey(key)), now, TOUCH_EVERY_MS)) as
+      | [string, string, string, string]
+      | null;
     if (!r) return null;
     const [id, username, guest, keyId] = r;
     return { user: { id, username, guest: guest === '1' }, keyId };

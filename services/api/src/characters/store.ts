@@ -7,7 +7,7 @@ import {
   type CharacterSnapshot,
   GatewayError,
 } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 
 interface Stored {
@@ -27,10 +27,6 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
-interface ReplaceScript {
-  gwReplaceField(key: string, field: string, value: string): Promise<number>;
-}
-
 const view = (s: Stored): Character => ({
   id: s.id,
   name: s.name,
@@ -46,15 +42,13 @@ const view = (s: Stored): Character => ({
  * another user's character id simply is not there: ownership holds by construction, not by a check.
  */
 export class CharacterStore {
-  private readonly redis: Redis & ReplaceScript;
+  private readonly replaceScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (!('gwReplaceField' in redis))
-      redis.defineCommand('gwReplaceField', { numberOfKeys: 1, lua: REPLACE });
-    this.redis = redis as Redis & ReplaceScript;
+    this.replaceScript = luaScript(redis, 'gwReplaceField', 1, REPLACE);
   }
 
   async list(owner: string): Promise<Character[]> {
@@ -100,7 +94,7 @@ export class CharacterStore {
     if (!s) return null;
     const next: Stored = { ...s, ...patch, id: s.id, updated_at: Date.now() };
     // Only if still there: a concurrent delete wins over this update instead of being undone by it.
-    const replaced = await this.redis.gwReplaceField(this.keys.characters(owner), id, JSON.stringify(next));
+    const replaced = await this.replaceScript(this.keys.characters(owner), id, JSON.stringify(next));
     return replaced === 1 ? view(next) : null;
   }
 
