@@ -9,6 +9,7 @@ import {
 } from '@gateway/contracts';
 import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
+import { notFound } from '../errors.js';
 
 interface Stored {
   id: string;
@@ -105,7 +106,7 @@ export class CharacterStore {
   /** What a chat job needs of the character, fixed at submit time; 404 for unknown or foreign ids. */
   async snapshot(owner: string, id: string): Promise<CharacterSnapshot> {
     const s = await this.stored(owner, id);
-    if (!s) throw new GatewayError('not_found', 'character not found');
+    if (!s) throw notFound('character');
     return { id: s.id, name: s.name, persona: s.persona || null, voice_id: s.voice_id, greeting: s.greeting };
   }
 

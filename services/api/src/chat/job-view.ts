@@ -1,6 +1,7 @@
-import { type ChatJobView, GatewayError } from '@gateway/contracts';
+import type { ChatJobView } from '@gateway/contracts';
 import type { JobRecord } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
+import { notFound } from '../errors.js';
 import { jobLinks } from './submit.js';
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
@@ -53,6 +54,6 @@ export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobVie
 /** The job when it belongs to `owner`; a 404 otherwise, so that ids of others cannot be probed. */
 export async function getOwnedJob(deps: ApiDeps, id: string, owner: string): Promise<JobRecord> {
   const rec = await deps.jobs.get(id);
-  if (!rec || rec.owner !== owner) throw new GatewayError('not_found', 'job not found');
+  if (!rec || rec.owner !== owner) throw notFound('job');
   return rec;
 }

@@ -8,6 +8,7 @@ import {
   type TtsInfo,
 } from '@gateway/contracts';
 import type { ApiDeps } from '../deps.js';
+import { notFound } from '../errors.js';
 
 export const jobLinks = (id: string) => ({
   self: `/chat/jobs/${id}`,
@@ -75,7 +76,7 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         greeting: character.greeting,
         jobId,
       });
-      if (!opened) throw new GatewayError('not_found', 'conversation not found');
+      if (!opened) throw notFound('conversation');
       const { turn, head } = opened;
       const ttsWanted = body.tts ?? config.tts.enabledByDefault;
       const data: ChatJobData = {

@@ -5,21 +5,20 @@ import {
   CharacterInput,
   CharacterList,
   CharacterPatch,
-  GatewayError,
   Id,
 } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cardToCharacter } from '../characters/card.js';
 import type { ApiDeps } from '../deps.js';
+import { notFound } from '../errors.js';
 import { ownerOf, userOf } from '../identity.js';
 
 const Params = z.object({ id: Id });
 const ImportQuery = z.object({ voice_id: z.string().trim().min(1).max(CHARACTER_LIMITS.voiceId).optional() });
-const notFound = () => new GatewayError('not_found', 'character not found');
 // Unknown and someone else's ids answer alike, so ids cannot be probed.
 const found = <T>(c: T | null): T => {
-  if (c === null) throw notFound();
+  if (c === null) throw notFound('character');
   return c;
 };
 
@@ -109,7 +108,7 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
       },
     },
     async (req, reply) => {
-      if (!(await characters.remove(ownerOf(req), req.params.id))) throw notFound();
+      if (!(await characters.remove(ownerOf(req), req.params.id))) throw notFound('character');
       return reply.code(204).send(null);
     },
   );

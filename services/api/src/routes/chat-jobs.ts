@@ -15,6 +15,7 @@ import { watchQueuePosition } from '../chat/queue-updates.js';
 import { SseLimiter } from '../chat/sse-limit.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
+import { notFound } from '../errors.js';
 import { ownerOf } from '../identity.js';
 import { submissionRateLimit } from '../limits.js';
 import { SseRegistry, SseStream } from '../sse.js';
@@ -162,7 +163,7 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
     },
     async (req) => {
       const meta = await deps.conversations.meta(req.params.id);
-      if (!meta || meta.owner !== ownerOf(req)) throw new GatewayError('not_found', 'conversation not found');
+      if (!meta || meta.owner !== ownerOf(req)) throw notFound('conversation');
       return {
         conversation_id: meta.id,
         character_id: meta.characterId,
