@@ -1,13 +1,23 @@
 /** The web client's pure parts: reply assembly from events, Enter/IME handling, card files, language. */
+import type { JobEvent } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
 import { CardError, parseCardBytes } from '../../packages/web/app/card.js';
 import { pickLang, TEXTS, translator } from '../../packages/web/app/i18n.js';
 import { isSendKey } from '../../packages/web/app/keys.js';
 import { applyEvent, applyPoll, initialReply, isAfter } from '../../packages/web/app/reply-state.js';
 
-type Ev = [event: string, data: Record<string, unknown>, id: string | null];
+// Events as the api sends them over SSE: the name, its JSON data (typed by the contract), the stream id.
+type Ev = {
+  [E in JobEvent as E['event']]: [event: E['event'], data: E['data'], id: string | null];
+}[JobEvent['event']];
 const run = (events: Ev[], from = initialReply('j1')) =>
-  events.reduce((s, [e, d, id]) => applyEvent(s, e, d, id), from);
+  events.reduce((s, [event, data, id]) => applyEvent(s, { event, data } as JobEvent, id), from);
+const reply = (content: string) => ({
+  content,
+  model: 'sim',
+  finish_reason: 'stop' as const,
+  usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+});
 
 describe('reply state', () => {
   const stream: Ev[] = [
@@ -16,7 +26,7 @@ describe('reply state', () => {
     ['status', { status: 'running', attempt: 1 }, '2-0'],
     ['token', { delta: '안녕' }, '3-0'],
     ['token', { delta: '하세요' }, '3-1'],
-    ['reply', { content: '안녕하세요' }, '4-0'],
+    ['reply', reply('안녕하세요'), '4-0'],
     ['done', { status: 'completed' }, '5-0'],
   ];
 
@@ -62,7 +72,7 @@ describe('reply state', () => {
   it('keeps the speech info and the reply as the final text', () => {
     const s = run([
       ['token', { delta: 'abc' }, '1-0'],
-      ['reply', { content: 'abc' }, '2-0'],
+      ['reply', reply('abc'), '2-0'],
       ['tts', { status: 'completed', audio_url: '/chat/jobs/j1/audio' }, '3-0'],
     ]);
     expect(s).toMatchObject({ phase: 'streamed', done: false, tts: { status: 'completed' } });

@@ -1,4 +1,33 @@
-/** JSON calls to the gateway from the page (same origin, session cookie). */
+/**
+ * Every call the page makes to the gateway (same origin, session cookie), typed with the api's own
+ * contracts. The imports from `@gateway/contracts` are type-only: they leave no zod in the bundle.
+ */
+import type {
+  Character,
+  CharacterInput,
+  CharacterList,
+  CharacterPatch,
+  ChatJobAccepted,
+  ChatJobRequest,
+  ChatJobView,
+  ConversationView,
+  Credentials,
+  ErrorBody,
+  SessionView,
+  TtsInfo,
+} from '@gateway/contracts';
+
+export type {
+  Character,
+  ChatJobRequest,
+  ChatJobView,
+  ConversationMessage,
+  JobErrorInfo,
+  JobEvent,
+  Scenario,
+  TtsInfo,
+  UserView,
+} from '@gateway/contracts';
 
 export class ApiError extends Error {
   constructor(
@@ -21,13 +50,13 @@ export class ApiError extends Error {
 
 export const UNAUTHORIZED = 'rp-unauthorized';
 
-export interface CallOptions {
+interface CallOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
-export async function api<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+async function call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
@@ -54,7 +83,8 @@ export async function api<T>(method: string, path: string, opts: CallOptions = {
   if (res.ok) return body as T;
   // The session ended (expired, logged out elsewhere): the app shows the login form again.
   if (res.status === 401 && !path.startsWith('/auth/')) window.dispatchEvent(new Event(UNAUTHORIZED));
-  const err = (body as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+  // Any error answer of the api is an ErrorBody; a proxy in front may answer with something else.
+  const err = (body as Partial<ErrorBody> | null)?.error;
   throw new ApiError(
     res.status,
     err?.code ?? `http_${res.status}`,
@@ -76,50 +106,54 @@ export function retryAfterOf(value: string | null, now = Date.now()): number | n
 /** Statuses where the same request should simply be sent again after a wait. */
 export const waitable = (e: ApiError) => e.offline || e.status === 429 || e.status === 503;
 
-export interface User {
-  id: string;
-  username: string;
-  guest?: boolean;
+/** The field errors of a 400 answer (`details` of `invalid_input`), as the api's error handler writes them. */
+export function fieldErrors(err: ApiError): { field: string; message: string }[] {
+  return Array.isArray(err.details) ? (err.details as { field: string; message: string }[]) : [];
 }
 
-export interface Character {
-  id: string;
-  name: string;
-  persona: string;
-  voice_id: string | null;
-  greeting: string | null;
-}
+const seg = encodeURIComponent;
 
-export interface Scenario {
-  opponent?: string;
-  situation?: string;
-  background?: string;
-}
+type LoginBody = Pick<Credentials, 'username' | 'password'>;
 
-export interface ConversationMessage {
-  role: 'user' | 'assistant';
-  content: string;
-  job_id: string | null;
-  created_at: string;
-}
+// Auth (API.md "Auth"): every login answers a SessionView; /auth/me answers `{user}`.
+export const authApi = {
+  me: () => call<Pick<SessionView, 'user'>>('GET', '/auth/me'),
+  login: (body: LoginBody) => call<SessionView>('POST', '/auth/login', { body }),
+  register: (body: LoginBody) => call<SessionView>('POST', '/auth/register', { body }),
+  guest: () => call<SessionView>('POST', '/auth/guest'),
+  logout: () => call<null>('POST', '/auth/logout'),
+};
 
-/** Lists may come bare or wrapped (`{characters: [...]}` / `{items: [...]}`). */
-export function listOf<T>(body: unknown, key: string): T[] {
-  if (Array.isArray(body)) return body as T[];
-  const obj = body as Record<string, unknown> | null;
-  const inner = obj?.[key] ?? obj?.items ?? obj?.data;
-  return Array.isArray(inner) ? (inner as T[]) : [];
-}
+// Characters: the list is wrapped (`{characters}`), a single character is bare.
+export const characterApi = {
+  list: async (): Promise<Character[]> => (await call<CharacterList>('GET', '/characters')).characters,
+  create: (body: CharacterInput) => call<Character>('POST', '/characters', { body }),
+  update: (id: string, body: CharacterPatch) => call<Character>('PATCH', `/characters/${seg(id)}`, { body }),
+  /** A SillyTavern card as read from its file; the api checks its shape. */
+  importCard: (card: unknown) => call<Character>('POST', '/characters/import', { body: card }),
+  remove: (id: string) => call<null>('DELETE', `/characters/${seg(id)}`),
+};
 
-/** A character answer may be bare or wrapped in `{character: …}`. */
-export function characterOf(body: unknown): Character {
-  const obj = body as { character?: Character } & Character;
-  return obj.character ?? obj;
-}
+const jobPath = (jobId: string) => `/chat/jobs/${seg(jobId)}`;
 
-/** `{user: {...}}` or a bare user. */
-export function userOf(body: unknown): User | null {
-  const b = body as ({ user?: User } & Partial<User>) | null;
-  const u = b?.user ?? b;
-  return u && typeof u.id === 'string' ? (u as User) : null;
-}
+// Chat jobs, their events and speech.
+export const chatApi = {
+  /** The same idempotency key on every retry: a submission that did get through is not queued twice. */
+  submit: (body: ChatJobRequest, idempotencyKey: string, signal?: AbortSignal) =>
+    call<ChatJobAccepted>('POST', '/chat/jobs', {
+      body,
+      headers: { 'idempotency-key': idempotencyKey },
+      ...(signal ? { signal } : {}),
+    }),
+  job: (jobId: string) => call<ChatJobView>('GET', jobPath(jobId)),
+  cancel: (jobId: string) => call<ChatJobView>('DELETE', jobPath(jobId)),
+  /** Makes the speech of a finished reply now (`on_click`, or again after a failure). */
+  speak: (jobId: string) => call<{ job_id: string; tts: TtsInfo }>('POST', `${jobPath(jobId)}/tts`),
+  conversation: (id: string) => call<ConversationView>('GET', `/conversations/${seg(id)}`),
+  eventsUrl(jobId: string, lastEventId: string | null): string {
+    // EventSource cannot set Last-Event-ID on its first connection; the api accepts it as a query parameter.
+    const base = `${jobPath(jobId)}/events`;
+    return lastEventId ? `${base}?last_event_id=${seg(lastEventId)}` : base;
+  },
+  audioUrl: (jobId: string) => `${jobPath(jobId)}/audio`,
+};

@@ -2,15 +2,9 @@
  * The state of one streamed reply, built only from the job's events. Pure, so that a page reloaded in the
  * middle of a reply can rebuild the same text from what it saved plus the events after its last id.
  */
+import type { ChatJobView, JobErrorInfo, JobEvent, TtsInfo } from '@gateway/contracts';
 
 export type Phase = 'queued' | 'running' | 'streamed' | 'completed' | 'failed' | 'cancelled';
-
-export interface TtsView {
-  status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
-  mode?: string;
-  audio_url?: string;
-  reason?: string;
-}
 
 export interface ReplyState {
   jobId: string;
@@ -25,8 +19,8 @@ export interface ReplyState {
   restarted: boolean;
   /** The backend is being retried (set by a `queued` status with a reason, or by polling). */
   backendTrouble: boolean;
-  tts: TtsView | null;
-  error: { code: string; message: string } | null;
+  tts: TtsInfo | null;
+  error: JobErrorInfo | null;
   done: boolean;
 }
 
@@ -58,32 +52,27 @@ function parseId(id: string): [number, number] | null {
   return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
-type Data = Record<string, unknown>;
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
-
 /** Applies one event. Events with an id at or before `lastEventId` were applied already and are ignored. */
-export function applyEvent(s: ReplyState, event: string, data: Data, id: string | null): ReplyState {
+export function applyEvent(s: ReplyState, event: JobEvent, id: string | null): ReplyState {
   if (id !== null && !isAfter(id, s.lastEventId)) return s;
-  const next = applyData(s, event, data);
+  const next = applyData(s, event);
   return id === null ? next : { ...next, lastEventId: id };
 }
 
-function applyData(s: ReplyState, event: string, data: Data): ReplyState {
+function applyData(s: ReplyState, { event, data }: JobEvent): ReplyState {
   switch (event) {
     case 'status': {
-      const status = str(data.status);
-      const attempt = num(data.attempt) ?? s.attempt;
-      if (status === 'queued') {
+      const attempt = data.attempt ?? s.attempt;
+      if (data.status === 'queued') {
         return {
           ...s,
           phase: s.phase === 'streamed' ? s.phase : 'queued',
-          queuePosition: num(data.queue_position) ?? s.queuePosition,
-          etaSeconds: num(data.eta_seconds) ?? s.etaSeconds,
-          backendTrouble: s.backendTrouble || typeof data.reason === 'string',
+          queuePosition: data.queue_position ?? s.queuePosition,
+          etaSeconds: data.eta_seconds ?? s.etaSeconds,
+          backendTrouble: s.backendTrouble || data.reason !== undefined,
         };
       }
-      if (status === 'running') {
+      if (data.status === 'running') {
         // A retry writes the text again from the start: what the earlier attempt sent is dropped.
         const restart = attempt > 1 && s.text !== '';
         return {
@@ -99,34 +88,36 @@ function applyData(s: ReplyState, event: string, data: Data): ReplyState {
       return s;
     }
     case 'token':
-      return { ...s, phase: 'running', backendTrouble: false, text: s.text + str(data.delta) };
+      return { ...s, phase: 'running', backendTrouble: false, text: s.text + data.delta };
     case 'reply':
       // The stored reply is the authority: it replaces the streamed text, which it must equal anyway.
-      return { ...s, phase: 'streamed', backendTrouble: false, text: str(data.content, s.text) };
+      return { ...s, phase: 'streamed', backendTrouble: false, text: data.content };
     case 'tts':
-      return { ...s, tts: data as unknown as TtsView };
+      return { ...s, tts: data };
     case 'error':
-      return { ...s, error: { code: str(data.code, 'error'), message: str(data.message) } };
+      return { ...s, error: { code: data.code, message: data.message } };
     case 'done': {
-      const status = str(data.status);
-      const phase: Phase = status === 'completed' || status === 'cancelled' ? status : 'failed';
+      const phase: Phase =
+        data.status === 'completed' || data.status === 'cancelled' ? data.status : 'failed';
       return { ...s, phase, done: true, queuePosition: null };
     }
-    default:
-      return s;
   }
 }
 
+/** What a poll of `GET /chat/jobs/:id` tells about a job that has not ended. */
+export type PollView = Pick<ChatJobView, 'status'> &
+  Partial<Pick<ChatJobView, 'queue_position' | 'eta_seconds' | 'backend'>>;
+
 /** Updates from `GET /chat/jobs/:id` while the job waits for a model slot or for the backend to return. */
-export function applyPoll(s: ReplyState, view: Data): ReplyState {
+export function applyPoll(s: ReplyState, view: PollView): ReplyState {
   if (s.done || (view.status !== 'queued' && view.status !== 'running')) return s;
-  const backend = view.backend as { status?: string } | undefined;
+  const backend = view.backend?.status;
   const queued = view.status === 'queued';
   return {
     ...s,
-    queuePosition: queued ? (num(view.queue_position) ?? s.queuePosition) : s.queuePosition,
-    etaSeconds: queued ? (num(view.eta_seconds) ?? s.etaSeconds) : s.etaSeconds,
-    backendTrouble: backend?.status === 'down' || (s.backendTrouble && backend?.status !== 'up'),
+    queuePosition: queued ? (view.queue_position ?? s.queuePosition) : s.queuePosition,
+    etaSeconds: queued ? (view.eta_seconds ?? s.etaSeconds) : s.etaSeconds,
+    backendTrouble: backend === 'down' || (s.backendTrouble && backend !== 'up'),
   };
 }
 

@@ -3,28 +3,14 @@
  * page holds, plus light polling while the job waits in line (queue position, backend health) and as a
  * fallback when the stream cannot be opened.
  */
-import { api } from './api.js';
-import { applyEvent, applyPoll, type ReplyState, type TtsView, waiting } from './reply-state.js';
+import { type ChatJobView, chatApi, type JobEvent } from './api.js';
+import { applyEvent, applyPoll, type ReplyState, waiting } from './reply-state.js';
 
-const EVENTS = ['status', 'token', 'reply', 'tts', 'error', 'done'] as const;
+const EVENTS: readonly JobEvent['event'][] = ['status', 'token', 'reply', 'tts', 'error', 'done'];
 const POLL_MS = 2_500;
 
 export interface Follow {
   close(): void;
-}
-
-interface JobView {
-  status: string;
-  reply: { content: string } | null;
-  tts: TtsView | null;
-  error: { code: string; message: string } | null;
-  [key: string]: unknown;
-}
-
-export function eventsUrl(jobId: string, lastEventId: string | null): string {
-  const base = `/chat/jobs/${encodeURIComponent(jobId)}/events`;
-  // EventSource cannot set Last-Event-ID on its first connection; the api accepts it as a query parameter.
-  return lastEventId ? `${base}?last_event_id=${encodeURIComponent(lastEventId)}` : base;
 }
 
 export function followReply(initial: ReplyState, onChange: (s: ReplyState) => void): Follow {
@@ -42,20 +28,20 @@ export function followReply(initial: ReplyState, onChange: (s: ReplyState) => vo
 
   const open = () => {
     source?.close();
-    const es = new EventSource(eventsUrl(state.jobId, state.lastEventId), { withCredentials: true });
+    const es = new EventSource(chatApi.eventsUrl(state.jobId, state.lastEventId), { withCredentials: true });
     source = es;
     for (const name of EVENTS) {
       es.addEventListener(name, (e: MessageEvent<string>) => {
-        let data: Record<string, unknown>;
+        let event: JobEvent;
         try {
-          data = JSON.parse(e.data) as Record<string, unknown>;
+          event = { event: name, data: JSON.parse(e.data) } as JobEvent;
         } catch {
           return;
         }
         // An event sent without an id (the queue snapshot) inherits the previous id; it is not a repeat.
         const id =
           e.lastEventId && !(name === 'status' && e.lastEventId === state.lastEventId) ? e.lastEventId : null;
-        update(applyEvent(state, name, data, id));
+        update(applyEvent(state, event, id));
       });
     }
     es.onerror = () => {
@@ -70,7 +56,7 @@ export function followReply(initial: ReplyState, onChange: (s: ReplyState) => vo
 
   const poll = async () => {
     try {
-      const view = await api<JobView>('GET', `/chat/jobs/${encodeURIComponent(state.jobId)}`);
+      const view = await chatApi.job(state.jobId);
       update(fromView(state, view));
     } catch {
       // Unknown or gone: the stream error stands; the next poll or reconnect may do better.
@@ -94,15 +80,14 @@ export function followReply(initial: ReplyState, onChange: (s: ReplyState) => vo
 }
 
 /** Folds a polled job view in. A finished job whose speech is still coming is not yet `done`. */
-function fromView(s: ReplyState, view: JobView): ReplyState {
+function fromView(s: ReplyState, view: ChatJobView): ReplyState {
   if (view.status === 'queued' || view.status === 'running') return applyPoll(s, view);
-  const terminal = view.status === 'completed' || view.status === 'failed' || view.status === 'cancelled';
   const speechComing = view.tts?.status === 'pending' || view.tts?.status === 'running';
-  if (!terminal || (view.status === 'completed' && speechComing && view.tts?.mode !== 'on_click')) return s;
+  if (view.status === 'completed' && speechComing && view.tts?.mode !== 'on_click') return s;
   return {
     ...s,
     text: view.reply?.content ?? s.text,
-    phase: view.status as ReplyState['phase'],
+    phase: view.status,
     tts: view.tts,
     error: view.error,
     done: true,

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, UNAUTHORIZED, type User, userOf } from '../api.js';
+import { authApi, UNAUTHORIZED, type UserView } from '../api.js';
 import { type Lang, pickLang, translator } from '../i18n.js';
 import { openConversation, pending, prefs } from '../store.js';
 import { I18n } from '../ui.js';
@@ -12,7 +12,7 @@ export function App() {
   );
   const t = useMemo(() => translator(lang), [lang]);
   // undefined: still asking the api who we are.
-  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [user, setUser] = useState<UserView | null | undefined>(undefined);
   const [sessionEnded, setSessionEnded] = useState(false);
 
   useEffect(() => {
@@ -21,8 +21,9 @@ export function App() {
   }, [lang, t]);
 
   useEffect(() => {
-    api<unknown>('GET', '/auth/me')
-      .then((b) => setUser(userOf(b)))
+    authApi
+      .me()
+      .then((b) => setUser(b.user))
       .catch(() => setUser(null));
     const onUnauthorized = () => {
       setSessionEnded(true);
@@ -39,7 +40,7 @@ export function App() {
   };
 
   const logOut = async () => {
-    await api('POST', '/auth/logout').catch(() => {});
+    await authApi.logout().catch(() => {});
     pending.set(null);
     openConversation.set(null);
     setSessionEnded(false);

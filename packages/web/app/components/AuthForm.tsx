@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type User, userOf } from '../api.js';
+import { ApiError, authApi, fieldErrors, type UserView } from '../api.js';
 import type { Translate } from '../i18n.js';
 import { messageOf, useT } from '../ui.js';
 
@@ -11,17 +11,15 @@ function errorText(t: Translate, action: Action, err: unknown): string {
     if (err.status === 409) return t('usernameTaken');
     if (err.status === 429) return t('tooMany', { s: err.retryAfter ?? 5 });
     if (err.offline || err.status === 503) return t('notReady', { s: err.retryAfter ?? 5 });
-    const details = Array.isArray(err.details)
-      ? (err.details as { field?: string; message?: string }[])
-          .map((d) => `${(d.field ?? '').replace(/^body\./, '')} ${d.message ?? ''}`.trim())
-          .join('; ')
-      : '';
+    const details = fieldErrors(err)
+      .map((d) => `${d.field.replace(/^body\./, '')} ${d.message}`.trim())
+      .join('; ');
     return t('genericError', { message: details || err.message });
   }
   return t('genericError', { message: messageOf(err) });
 }
 
-export function AuthForm({ onUser, notice }: { onUser: (u: User) => void; notice: string | null }) {
+export function AuthForm({ onUser, notice }: { onUser: (u: UserView) => void; notice: string | null }) {
   const t = useT();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -32,10 +30,9 @@ export function AuthForm({ onUser, notice }: { onUser: (u: User) => void; notice
     setBusy(true);
     setError(null);
     try {
-      const body = action === 'guest' ? undefined : { username: username.trim(), password };
-      const res = await api<unknown>('POST', `/auth/${action}`, body === undefined ? {} : { body });
-      const user = userOf(res) ?? userOf(await api<unknown>('GET', '/auth/me'));
-      if (user) onUser({ ...user, guest: user.guest ?? action === 'guest' });
+      const creds = { username: username.trim(), password };
+      const session = await (action === 'guest' ? authApi.guest() : authApi[action](creds));
+      onUser(session.user);
     } catch (err) {
       setError(errorText(t, action, err));
     } finally {

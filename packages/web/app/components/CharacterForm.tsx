@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Character, characterOf } from '../api.js';
+import { ApiError, type Character, characterApi, fieldErrors } from '../api.js';
 import { messageOf, useT } from '../ui.js';
 
 interface Props {
@@ -9,11 +9,9 @@ interface Props {
 }
 
 function detailsText(err: unknown): string {
-  if (err instanceof ApiError && Array.isArray(err.details) && err.details.length > 0) {
-    return (err.details as { field?: string; message?: string }[])
-      .map((d) => `${(d.field ?? '').replace(/^body\./, '')}: ${d.message ?? ''}`)
-      .join('; ');
-  }
+  const fields = err instanceof ApiError ? fieldErrors(err) : [];
+  if (fields.length > 0)
+    return fields.map((d) => `${d.field.replace(/^body\./, '')}: ${d.message}`).join('; ');
   return messageOf(err);
 }
 
@@ -31,17 +29,10 @@ export function CharacterForm({ character, onSaved, onCancel }: Props) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const body = {
-      name: name.trim(),
-      persona,
-      greeting,
-      ...(voice.trim() ? { voice_id: voice.trim() } : character?.voice_id ? { voice_id: null } : {}),
-    };
+    // An empty voice field clears the voice: the engine's default voice speaks.
+    const body = { name: name.trim(), persona, greeting, voice_id: voice.trim() || null };
     try {
-      const res = character
-        ? await api<unknown>('PATCH', `/characters/${encodeURIComponent(character.id)}`, { body })
-        : await api<unknown>('POST', '/characters', { body });
-      onSaved(characterOf(res));
+      onSaved(character ? await characterApi.update(character.id, body) : await characterApi.create(body));
     } catch (err) {
       setError(t('genericError', { message: detailsText(err) }));
     } finally {

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, api, type Character, characterOf } from '../api.js';
+import { ApiError, type Character, characterApi } from '../api.js';
 import { parseCardBytes } from '../card.js';
 import { messageOf, useT } from '../ui.js';
 import { CharacterForm } from './CharacterForm.js';
@@ -22,7 +22,7 @@ export function Characters({ chars, selectedId, onChange, onChat }: Props) {
   const remove = async (c: Character) => {
     setConfirming(null);
     try {
-      await api('DELETE', `/characters/${encodeURIComponent(c.id)}`);
+      await characterApi.remove(c.id);
       onChange(list.filter((x) => x.id !== c.id));
     } catch (err) {
       setNote({ text: t('genericError', { message: messageOf(err) }), error: true });
@@ -41,7 +41,7 @@ export function Characters({ chars, selectedId, onChange, onChat }: Props) {
         setNote({ text: t('badCard'), error: true });
         return;
       }
-      const created = characterOf(await api<unknown>('POST', '/characters/import', { body: card }));
+      const created = await characterApi.importCard(card);
       onChange([...list, created]);
       setNote({ text: t('imported', { name: created.name }), error: false });
     } catch (err) {

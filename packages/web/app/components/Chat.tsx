@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { cancellable } from '../reply-state.js';
+import type { ChatSession } from '../chat/types.js';
+import { useChat } from '../chat/use-chat.js';
 import { prefs, type SavedConversation, type TtsChoice } from '../store.js';
 import { useT } from '../ui.js';
+import { ChatLog } from './ChatLog.js';
 import { Composer } from './Composer.js';
-import { MessageItem } from './Message.js';
 import { ScenarioForm } from './ScenarioForm.js';
-import { type Live, useChat, type Wait } from './use-chat.js';
-import type { ChatSession } from './Workspace.js';
+import { WaitNotice } from './WaitNotice.js';
 
 interface Props {
   session: ChatSession;
@@ -19,7 +19,6 @@ export function Chat({ session, onBack, onNew, onSaved }: Props) {
   const t = useT();
   const [tts, setTts] = useState<TtsChoice>(prefs.tts);
   const chat = useChat(session, tts, onSaved);
-  const logRef = useRef<HTMLOListElement>(null);
   const name = session.characterName || session.character?.name || '…';
 
   // Opening a chat moves the focus there: to the message box, or on a phone (where that would pop up the
@@ -29,16 +28,6 @@ export function Chat({ session, onBack, onNew, onSaved }: Props) {
     if (window.matchMedia('(min-width: 760px)').matches) document.getElementById('composer-input')?.focus();
     else headingRef.current?.focus();
   }, []);
-
-  // Keep the newest text in view while it streams.
-  const liveText = chat.live?.reply.text;
-  useEffect(() => {
-    const el = logRef.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [chat.messages.length, liveText]);
-
-  const lastUser = [...chat.messages].reverse().find((m) => m.role === 'user');
-  const live = chat.live;
 
   return (
     <section class="chat" aria-labelledby="chat-title">
@@ -73,23 +62,15 @@ export function Chat({ session, onBack, onNew, onSaved }: Props) {
         </div>
       </div>
       <ScenarioForm value={chat.scenario} onChange={chat.setScenario} open={chat.conversationId === null} />
-      <ol class="log" ref={logRef} aria-label={t('messages')} aria-busy={chat.busy ? 'true' : 'false'}>
-        {[
-          ...chat.messages.map((m) => (
-            <MessageItem
-              key={m.key}
-              msg={m}
-              name={name}
-              onRetry={
-                m === lastUser && m.unanswered && !chat.busy
-                  ? () => void chat.send(m.content, { fromComposer: false, replaces: m.key })
-                  : null
-              }
-            />
-          )),
-          ...(live ? liveItems(live, name, tts, () => void chat.cancel()) : []),
-        ]}
-      </ol>
+      <ChatLog
+        messages={chat.messages}
+        live={chat.live}
+        name={name}
+        autoplay={tts === 'realtime'}
+        busy={chat.busy}
+        onRetry={(m) => void chat.send(m.content, { fromComposer: false, replaces: m.key })}
+        onCancel={() => void chat.cancel()}
+      />
       {chat.wait && <WaitNotice wait={chat.wait} onNow={chat.retryNow} onStop={chat.stopWaiting} />}
       {chat.error && (
         <p class="error" role="alert">
@@ -105,52 +86,4 @@ export function Chat({ session, onBack, onNew, onSaved }: Props) {
       />
     </section>
   );
-}
-
-function WaitNotice({ wait, onNow, onStop }: { wait: Wait; onNow: () => void; onStop: () => void }) {
-  const t = useT();
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), 1_000);
-    return () => clearInterval(timer);
-  }, []);
-  const secs = Math.max(0, Math.ceil((wait.until - now) / 1000));
-  return (
-    <div class="notice" role="status">
-      <span>{t(wait.reason, { s: secs })}</span>
-      <button type="button" class="small" onClick={onNow}>
-        {t('retryNow')}
-      </button>
-      <button type="button" class="small" onClick={onStop}>
-        {t('stopRetrying')}
-      </button>
-    </div>
-  );
-}
-
-/** The turn in flight as two messages, keyed like the finished ones so that they are the same elements. */
-function liveItems(live: Live, name: string, tts: TtsChoice, cancel: () => void) {
-  const r = live.reply;
-  const base = { jobId: r.jobId, tts: null, autoplay: false };
-  return [
-    <MessageItem
-      key={`user-${r.jobId}`}
-      msg={{ ...base, key: `user-${r.jobId}`, role: 'user', content: live.userText }}
-      name={name}
-    />,
-    <MessageItem
-      key={`assistant-${r.jobId}`}
-      msg={{
-        ...base,
-        key: `assistant-${r.jobId}`,
-        role: 'assistant',
-        content: r.text,
-        tts: r.tts,
-        autoplay: tts === 'realtime',
-      }}
-      name={name}
-      live={r}
-      onCancel={cancellable(r) ? cancel : null}
-    />,
-  ];
 }

@@ -1,7 +1,7 @@
+import type { Msg } from '../chat/types.js';
 import { type ReplyState, waiting } from '../reply-state.js';
 import { type useT as UseT, useT } from '../ui.js';
 import { Speech } from './Speech.js';
-import type { Msg } from './use-chat.js';
 
 interface Props {
   msg: Msg;

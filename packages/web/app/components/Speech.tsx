@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../api.js';
-import type { TtsView } from '../reply-state.js';
+import { chatApi, type TtsInfo } from '../api.js';
 import { useT } from '../ui.js';
 
 type SpeechState = 'idle' | 'waiting' | 'ready' | 'failed';
@@ -8,7 +7,7 @@ type SpeechState = 'idle' | 'waiting' | 'ready' | 'failed';
 const POLL_MS = 500;
 const GIVE_UP_MS = 90_000;
 
-function stateOf(tts: TtsView | null): SpeechState {
+function stateOf(tts: TtsInfo | null): SpeechState {
   if (!tts) return 'idle';
   if (tts.status === 'completed') return 'ready';
   if (tts.status === 'failed') return 'failed';
@@ -21,7 +20,7 @@ function stateOf(tts: TtsView | null): SpeechState {
  * The speech of one reply: an `<audio>` element once it exists (autoplayed for `realtime`), a notice while
  * it is being made, or a play button that asks for it (`on_click`, or any older reply).
  */
-export function Speech({ jobId, tts, autoplay }: { jobId: string; tts: TtsView | null; autoplay: boolean }) {
+export function Speech({ jobId, tts, autoplay }: { jobId: string; tts: TtsInfo | null; autoplay: boolean }) {
   const t = useT();
   const [state, setState] = useState<SpeechState>(() => stateOf(tts));
   const [play, setPlay] = useState(autoplay);
@@ -41,12 +40,11 @@ export function Speech({ jobId, tts, autoplay }: { jobId: string; tts: TtsView |
   const ask = async () => {
     setState('waiting');
     setPlay(true);
-    const path = `/chat/jobs/${encodeURIComponent(jobId)}`;
     try {
-      await api('POST', `${path}/tts`);
+      await chatApi.speak(jobId);
       const deadline = Date.now() + GIVE_UP_MS;
       while (!cancelled.current && Date.now() < deadline) {
-        const view = await api<{ tts: TtsView | null }>('GET', path);
+        const view = await chatApi.job(jobId);
         const s = stateOf(view.tts ? { ...view.tts, mode: 'realtime' } : null);
         if (s === 'ready' || s === 'failed') {
           setState(s);
@@ -63,9 +61,7 @@ export function Speech({ jobId, tts, autoplay }: { jobId: string; tts: TtsView |
   // Speech is switched off on this server: no button that could only fail.
   if (tts?.status === 'skipped' && tts.reason?.includes('TTS_ENGINE=none')) return null;
   if (state === 'ready') {
-    return (
-      <Audio src={`/chat/jobs/${encodeURIComponent(jobId)}/audio`} autoplay={play} label={t('speech')} />
-    );
+    return <Audio src={chatApi.audioUrl(jobId)} autoplay={play} label={t('speech')} />;
   }
   if (state === 'waiting') {
     return (

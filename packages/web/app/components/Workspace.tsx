@@ -1,21 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Character, listOf, type Scenario, type User } from '../api.js';
+import { type Character, characterApi, type UserView } from '../api.js';
+import type { ChatSession } from '../chat/types.js';
 import { conversations, openConversation, pending, type SavedConversation } from '../store.js';
 import { messageOf, newKey, useT } from '../ui.js';
 import { Characters } from './Characters.js';
 import { Chat } from './Chat.js';
 
-/** What the chat pane shows: a character and, once the first message is accepted, its conversation. */
-export interface ChatSession {
-  key: string;
-  character: Character | null;
-  characterId: string | null;
-  characterName: string;
-  conversationId: string | null;
-  scenario: Scenario;
-}
-
-export function Workspace({ user }: { user: User }) {
+export function Workspace({ user }: { user: UserView }) {
   const t = useT();
   const [chars, setChars] = useState<Character[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -25,8 +16,9 @@ export function Workspace({ user }: { user: User }) {
   const [view, setView] = useState<'list' | 'chat'>('list');
 
   useEffect(() => {
-    api<unknown>('GET', '/characters')
-      .then((b) => setChars(listOf<Character>(b, 'characters')))
+    characterApi
+      .list()
+      .then(setChars)
       .catch((err) => {
         setChars([]);
         setLoadError(t('genericError', { message: messageOf(err) }));
