@@ -2,6 +2,8 @@
 import type { JobEvent } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
 import { CardError, parseCardBytes } from '../../packages/web/app/card.js';
+import { finishedTurn, greetingOf, storedMessages } from '../../packages/web/app/chat/turns.js';
+import type { ChatSession } from '../../packages/web/app/chat/types.js';
 import { pickLang, TEXTS, translator } from '../../packages/web/app/i18n.js';
 import { isSendKey } from '../../packages/web/app/keys.js';
 import { applyEvent, applyPoll, initialReply, isAfter } from '../../packages/web/app/reply-state.js';
@@ -93,6 +95,66 @@ describe('reply state', () => {
     expect(isAfter('9-10', '9-9')).toBe(true);
     expect(isAfter('9-1', '9-1')).toBe(false);
     expect(isAfter('1-0', null)).toBe(true);
+  });
+});
+
+describe('the log of a conversation', () => {
+  const session = (over: Partial<ChatSession> = {}): ChatSession => ({
+    key: 'k',
+    character: {
+      id: 'c1',
+      name: '미나',
+      persona: '',
+      voice_id: null,
+      greeting: '안녕!',
+      created_at: '2026-01-01T00:00:00.000Z',
+      updated_at: '2026-01-01T00:00:00.000Z',
+    },
+    characterId: 'c1',
+    characterName: '미나',
+    conversationId: null,
+    scenario: {},
+    ...over,
+  });
+
+  it('opens a new conversation with the greeting, a reopened one without it', () => {
+    expect(greetingOf(session())).toMatchObject([{ key: 'greeting', role: 'assistant', content: '안녕!' }]);
+    expect(greetingOf(session({ conversationId: 'conv1' }))).toEqual([]);
+  });
+
+  it('leaves the turn that is still streaming out of the stored messages', () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const stored = storedMessages(
+      [
+        { role: 'assistant', content: '안녕!', job_id: null, created_at: at },
+        { role: 'user', content: 'a', job_id: 'j1', created_at: at },
+        { role: 'assistant', content: 'b', job_id: 'j1', created_at: at },
+        { role: 'user', content: 'c', job_id: 'j2', created_at: at },
+      ],
+      'j2',
+    );
+    expect(stored.map((m) => m.key)).toEqual(['assistant-g0', 'user-j1', 'assistant-j1']);
+  });
+
+  it('ends a turn with both messages, or the question alone with why no reply came', () => {
+    const done = run(
+      [
+        ['token', { delta: 'hi' }, '1-0'],
+        ['done', { status: 'completed' }, '2-0'],
+      ],
+      initialReply('j3'),
+    );
+    expect(finishedTurn('q', done, true)).toMatchObject([
+      { key: 'user-j3', content: 'q' },
+      { key: 'assistant-j3', content: 'hi', autoplay: true },
+    ]);
+    const failed = run([
+      ['error', { code: 'backend_timeout', message: 'too slow' }, '1-0'],
+      ['done', { status: 'failed' }, '2-0'],
+    ]);
+    expect(finishedTurn('q', failed, true)).toEqual([
+      expect.objectContaining({ key: 'user-j1', unanswered: { phase: 'failed', error: 'too slow' } }),
+    ]);
   });
 });
 

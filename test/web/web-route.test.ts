@@ -1,11 +1,22 @@
 /** How the api serves the built web client, and when `npm start` rebuilds it. */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { createLogger } from '@gateway/logger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { webBuildState } from '../../packages/web/build-if-stale.js';
+import { WEB_DIR, webBuildState } from '../../packages/web/build-if-stale.js';
 import type { ApiDeps } from '../../services/api/src/deps.js';
 import { installErrorHandling } from '../../services/api/src/errors.js';
 import { WEB_CSP, webRoutes } from '../../services/api/src/routes/web.js';
@@ -101,5 +112,35 @@ describe('web build freshness', () => {
     const later = new Date(Date.now() + 60_000);
     utimesSync(join(dir, 'app', 'components', 'App.tsx'), later, later);
     expect(webBuildState(dir)).toEqual({ stale: true, reason: 'older than its sources' });
+  });
+});
+
+describe('the built client', () => {
+  it('takes only types from the contracts (no zod in the page) and stays small', () => {
+    // Its own output folder: the browser tests may be building dist/ at the same time.
+    const out = tempDir();
+    const vite = join(
+      dirname(createRequire(join(WEB_DIR, 'package.json')).resolve('vite/package.json')),
+      'bin',
+    );
+    const run = spawnSync(
+      process.execPath,
+      [join(vite, 'vite.js'), 'build', '--outDir', out, '--logLevel', 'error'],
+      {
+        cwd: WEB_DIR,
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const assets = join(out, 'assets');
+    const js = readdirSync(assets)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(assets, f)));
+    expect(js.length).toBeGreaterThan(0);
+    // A value import from @gateway/contracts would bring zod along, whose classes keep their names.
+    for (const file of js) expect(file.includes('$ZodError'), 'zod is in the bundle').toBe(false);
+    // 17.4 KB gzipped now; zod alone would add more than the headroom left here.
+    const gz = js.reduce((n, file) => n + gzipSync(file).length, 0);
+    expect(gz).toBeLessThan(24 * 1024);
   });
 });

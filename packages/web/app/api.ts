@@ -1,6 +1,9 @@
 /**
  * Every call the page makes to the gateway (same origin, session cookie), typed with the api's own
- * contracts. The imports from `@gateway/contracts` are type-only: they leave no zod in the bundle.
+ * contracts. The imports from `@gateway/contracts` are type-only: they leave no zod in the bundle
+ * (test/web/web-route.test.ts checks). Components take the contract types from here; the pure modules
+ * (reply-state, chat/types, chat/turns) import them from the contracts directly, since Node tests load
+ * them and this module needs the DOM.
  */
 import type {
   Character,

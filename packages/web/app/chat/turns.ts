@@ -1,5 +1,5 @@
 /** Pure builders of the log's messages: the greeting, stored turns, and a turn that just ended. */
-import type { ConversationMessage } from '../api.js';
+import type { ConversationMessage } from '@gateway/contracts';
 import type { ReplyState } from '../reply-state.js';
 import type { ChatSession, Msg } from './types.js';
 

@@ -1,5 +1,5 @@
 /** The shapes the chat screen passes between its hooks and components. */
-import type { Character, Scenario, TtsInfo } from '../api.js';
+import type { Character, Scenario, TtsInfo } from '@gateway/contracts';
 import type { TextKey } from '../i18n.js';
 import type { ReplyState } from '../reply-state.js';
 
