@@ -29,7 +29,7 @@ export function CharacterForm({ character, onSaved, onCancel }: Props) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    // An empty voice field clears the voice: the engine's default voice speaks.
+    // An empty voice field stores no voice (null): the speech engine's default is used.
     const body = { name: name.trim(), persona, greeting, voice_id: voice.trim() || null };
     try {
       onSaved(character ? await characterApi.update(character.id, body) : await characterApi.create(body));
