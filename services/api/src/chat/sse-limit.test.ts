@@ -66,7 +66,7 @@ describe('SseLimiter', () => {
     dead.close(); // as if its process died: no release, no renewal
     expect(await refusal(live.acquire('hana'))).not.toBeNull();
     const key = keys.userSseStreams('hana');
-    const firstLapse = Number((await redis.zrange(key, -1, -1, 'WITHSCORES'))[1]);
+    const firstLapse = Number((await redis.zrange(key, '-1', '-1', 'WITHSCORES'))[1]);
     // Polled: a refused acquire changes nothing; one succeeds once the dead process's lease has lapsed.
     await until(
       () => refusal(live.acquire('hana')),
@@ -74,7 +74,9 @@ describe('SseLimiter', () => {
     );
     expect(await redis.zcard(key)).toBe(2);
     // The live process's first lease is still there because it was renewed past its first lapse.
-    const scores = (await redis.zrange(key, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
+    const scores = (await redis.zrange(key, '0', '-1', 'WITHSCORES'))
+      .filter((_, i) => i % 2 === 1)
+      .map(Number);
     expect(Math.min(...scores)).toBeGreaterThan(firstLapse);
     expect(await redis.pttl(keys.userSseStreams('hana'))).toBeGreaterThan(0);
   });
