@@ -69,7 +69,11 @@ describe('a worker killed mid-job', () => {
         call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${body.job_id}`, { headers }).then((r) => r.body.status),
       (s) => s === 'running',
     );
-    await new Promise((r) => setTimeout(r, 400));
+    // Mid-reply: some text has reached the client.
+    await readSse(`${stack.apiUrl}/chat/jobs/${body.job_id}/events`, {
+      headers,
+      until: (_e, all) => all.filter((x) => x.event === 'token').length >= 3,
+    });
     const victim = stack.processes.find((p) => p.name === 'llm-worker')!;
     await stopProcess(victim, 'SIGKILL');
     await stack.start('llm-worker');

@@ -84,7 +84,12 @@ describe('fair share of the GPU', () => {
         ).body.job_id,
       );
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // Let ten jobs of the backlog through, so that the slot gap is measured on this backlog.
+    await waitFor(
+      () => view(stack, ids[9]!, userA!),
+      (v) => v.status === 'completed',
+      20_000,
+    );
     const probeId = ids[50]!;
     const probe = await view(stack, probeId, userA!);
     expect(probe.status).toBe('queued');

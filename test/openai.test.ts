@@ -249,9 +249,21 @@ describe.each(['vllm', 'ollama'] as const)('the OpenAI facade with %s', (kind) =
 
     // With retries the SDK waits as told and gets in once room frees up.
     const patient = new OpenAI({ baseURL: `${stack.apiUrl}/v1`, apiKey: a.key, maxRetries: 2 });
+    const api = stack.processes.find((p) => p.name === 'api')!;
+    const rejections = () =>
+      api
+        .output()
+        .split('\n')
+        .filter((l) => /"code":"(user_job_limit|queue_full)"/.test(l)).length;
+    const before = rejections();
     const started = Date.now();
     const call2 = patient.chat.completions.create({ model, messages: ask('기다릴게') });
-    await new Promise((r) => setTimeout(r, 300));
+    // Its first attempt has been turned away (429) before room frees up.
+    await waitFor(
+      async () => rejections(),
+      (n) => n > before,
+      10_000,
+    );
     await cancelAll(a, held);
     await cancelAll(b, others);
     await chatQueue.resume();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAgent, send } from './fuzz/raw-http.js';
 import { guestSession, loginSession, registerSession, type TestSession } from './support/auth.js';
 import { call, readSse, waitFor } from './support/http.js';
+import { apiLogsCaughtUp, queuesIdle } from './support/settle.js';
 import { type Stack, startStack } from './support/stack.js';
 
 /**
@@ -254,8 +255,8 @@ describe('security hygiene', () => {
         });
         expect(o.ok && o.res.status < 500, path).toBe(true);
       }
-      // Give any stray connection attempt time to land.
-      await new Promise((r) => setTimeout(r, 500));
+      // Every job these requests made has ended: any connection it would have opened has been made.
+      await queuesIdle(stack);
       expect(canary.connections(), 'connections to the canary besides our own probe').toBe(1);
     });
   });
@@ -307,7 +308,9 @@ describe('security hygiene', () => {
       // Ended sessions, presented again both ways.
       expect((await call(`${api}/auth/me`, { headers: registered.headers })).status).toBe(401);
       expect((await call(`${api}/auth/me`, { headers: loggedIn.bearer })).status).toBe(401);
-      await new Promise((r) => setTimeout(r, 300));
+      // Every process has written what it will about all of the above.
+      await queuesIdle(stack);
+      await apiLogsCaughtUp(stack, stack.processes.find((p) => p.name === 'api')!);
 
       const secrets: Record<string, string> = {
         JWT_SECRET,

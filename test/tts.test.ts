@@ -11,6 +11,7 @@ import { cleanText, splitSentences } from '../services/tts-worker/src/text.js';
 import { parseWav } from '../services/tts-worker/src/wav.js';
 import { guestSession } from './support/auth.js';
 import { call, readSse, type SseEvent, waitFor } from './support/http.js';
+import { queuesIdle } from './support/settle.js';
 import { type Stack, startProcess, startStack, stopProcess } from './support/stack.js';
 
 type TtsEvent = TtsInfo & { chunk?: number };
@@ -161,7 +162,8 @@ describe('speech with espeak-ng', () => {
     expect(names(events)).toEqual(['reply', 'done']);
     const view = await t.view(id);
     expect(view.tts).toMatchObject({ status: 'skipped' });
-    await new Promise((r) => setTimeout(r, 300));
+    // The worker would have handed speech over before its job left the queue.
+    await queuesIdle(stack);
     const ttsKeys = await stack.redis.keys(`${stack.prefix}:{tts}:${id}*`);
     expect(ttsKeys).toEqual([]);
     expect((await t.audio(id)).status).toBe(404);

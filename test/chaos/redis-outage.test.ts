@@ -53,6 +53,16 @@ describe('Redis killed and restarted under load', () => {
       async () => accepted.length,
       (n) => n >= 40,
     );
+    const workers = stack.processes.filter((p) => p.name === 'llm-worker');
+    const redisErrors = () =>
+      workers.map(
+        (p) =>
+          p
+            .output()
+            .split('\n')
+            .filter((l) => l.includes('"msg":"worker error"')).length,
+      );
+    const errorsBefore = redisErrors();
     await redis.kill();
     // While Redis is away: 503 with Retry-After where Redis is needed, /health still 200, /ready 503.
     const down = await call<{ error: { code: string } }>(`${stack.apiUrl}/chat/jobs`, {
@@ -64,7 +74,12 @@ describe('Redis killed and restarted under load', () => {
     expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call(`${stack.apiUrl}/health`)).status).toBe(200);
     expect((await call(`${stack.apiUrl}/ready`)).status).toBe(503);
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Redis comes back once every worker has lost its connection to it.
+    await waitFor(
+      async () => redisErrors(),
+      (n) => n.every((errors, i) => errors > errorsBefore[i]!),
+      15_000,
+    );
     await redis.start();
     await waitFor(
       async () => accepted.length,

@@ -40,26 +40,22 @@ function stalledClient(url: URL, path: string, token: string): Promise<Socket> {
   });
 }
 
-/** Reads a stalled client's socket to its end (the server closed it) or until nothing more comes. */
+/**
+ * Reads a stalled client's socket to the end of its response: the server closed the connection (a cut
+ * stream) or sent the last chunk of the chunked body (a whole stream, on a connection kept alive).
+ */
 function drain(socket: Socket): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
-    let idle: NodeJS.Timeout;
     const done = () => {
-      clearTimeout(idle);
       socket.destroy();
       resolve(text);
     };
-    const wait = () => {
-      clearTimeout(idle);
-      idle = setTimeout(done, 2_000);
-    };
     socket.on('data', (c: Buffer) => {
       text += c.toString('utf8');
-      wait();
+      if (text.endsWith('\r\n0\r\n\r\n')) done();
     });
     socket.on('close', done);
-    wait();
     socket.resume();
   });
 }

@@ -88,13 +88,19 @@ it('redis store: a file being written is invisible until complete, and expires w
   const gate = new Promise<void>((r) => {
     release = r;
   });
+  let taken!: () => void;
+  const firstTaken = new Promise<void>((r) => {
+    taken = r;
+  });
   async function* slow(): AsyncIterable<Uint8Array> {
     yield bytes(300_000);
+    // The store took the first chunk and asks for more: the write is under way.
+    taken();
     await gate;
     yield bytes(10);
   }
   const writing = store.write({ id }, 'audio/wav', slow());
-  await new Promise((r) => setTimeout(r, 50));
+  await firstTaken;
   expect(await store.stat({ id })).toBeNull();
   release();
   await writing;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { simReply } from './reply.js';
 import { startBackendSim } from './server.js';
-import { fixtureText, HELLO, keyTree, ndjson, postJson, sleep, until } from './test-helpers.js';
+import { fixtureText, HELLO, keyTree, ndjson, postJson, until } from './test-helpers.js';
 import { countSimTokens } from './tokenizer.js';
 import type { BackendSim } from './types.js';
 
@@ -143,8 +143,10 @@ describe('Ollama /api/chat', () => {
   it('waits FIFO at OLLAMA_NUM_PARALLEL=1 and sends headers only when generating', async () => {
     sim.configure({ ttftMs: 60 });
     const t0 = Date.now();
+    const before = sim.stats().requests;
     const a = postJson(chat, { model: MODEL, messages: HELLO });
-    await sleep(10);
+    // b is sent once the server has a, so that a is first in line.
+    await until(() => sim.stats().requests > before);
     const b = postJson(chat, { model: MODEL, messages: [{ role: 'user', content: 'second' }] });
     const [ra, rb] = await Promise.all([a, b]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(110); // b's headers waited for a's slot

@@ -24,6 +24,7 @@ function isJsonObject(v: string): boolean {
 export const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool.default(true),
 
   REDIS_URL: z
     .string()

@@ -16,6 +16,13 @@ describe('parseConfig', () => {
     expect(c.tts.engine).toBe('espeak');
     expect(c.tts.concurrency).toBe(2);
     expect(c.logLevel).toBe('info');
+    expect(c.logPretty).toBe(true);
+  });
+
+  it('turns pretty logs off with LOG_PRETTY=0 and in production, and names a bad value', () => {
+    expect(parseConfig({ LOG_PRETTY: '0' }).logPretty).toBe(false);
+    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).logPretty).toBe(false);
+    expect(() => parseConfig({ LOG_PRETTY: 'maybe' })).toThrow(/LOG_PRETTY/);
   });
 
   it('picks the vLLM defaults and base URL', () => {

@@ -22,6 +22,8 @@ const shape = (e: Env) => {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
+    /** Pretty log lines are wanted (a terminal in development); the logger still writes JSON when stdout is no terminal. */
+    logPretty: e.LOG_PRETTY && e.NODE_ENV !== 'production',
     /** A worker's /metrics and /health port (default 9464 llm-worker, 9465 tts-worker; 0 = any free port). */
     metricsPort: e.METRICS_PORT ?? null,
     redis: {

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   redis_unavailable: { status: 503, retryable: true },
   not_ready: { status: 503, retryable: true },
   internal_error: { status: 500, retryable: false },
+  // An unforeseen exception inside a worker's job (a Redis blip, a bug): retried, as it may be passing.
+  worker_error: { status: 500, retryable: true },
 
   // LLM backend failures (job errors; mapped to HTTP where a route calls the backend directly).
   backend_unavailable: { status: 503, retryable: true }, // connection refused / reset / DNS
@@ -38,6 +40,7 @@ export const ERROR_CODES = {
   // Speech.
   tts_failed: { status: 502, retryable: false },
   tts_unavailable: { status: 503, retryable: true },
+  tts_disabled: { status: 503, retryable: false }, // TTS_ENGINE=none: no retry can help
   tts_text_too_long: { status: 422, retryable: false },
   tts_engine_missing: { status: 503, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
@@ -59,13 +62,14 @@ export class GatewayError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { cause?: unknown; details?: unknown; retryAfter?: number; retryable?: boolean } = {},
+    opts: { cause?: unknown; details?: unknown; retryAfter?: number } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
-    this.retryable = opts.retryable ?? ERROR_CODES[code].retryable;
+    // The code alone decides: a call site that needs other retry behaviour needs another code.
+    this.retryable = ERROR_CODES[code].retryable;
     this.details = opts.details;
     this.retryAfter = opts.retryAfter;
   }

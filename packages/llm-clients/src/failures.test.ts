@@ -121,11 +121,10 @@ describe.each(['vllm', 'ollama'] as const)('%s transport failures', (service) =>
       let abortedAt = 0;
       const p = c.chatStream(req, {
         signal: ac.signal,
+        // Mid-stream: the first token is in and the server holds the rest back.
         onToken: () => {
-          setTimeout(() => {
-            abortedAt = Date.now();
-            ac.abort();
-          }, 20);
+          abortedAt = Date.now();
+          ac.abort();
         },
       });
       const err = await rejection(p);
@@ -147,15 +146,20 @@ describe.each(['vllm', 'ollama'] as const)('%s transport failures', (service) =>
   });
 
   it('connection reset mid-stream -> backend_stream_error (retryable)', async () => {
+    let tokenIn!: () => void;
+    const firstToken = new Promise<void>((r) => {
+      tokenIn = r;
+    });
     await withBackend(
       service,
       async (r, res) => {
         stallAfterFirstChunk(r, res);
-        await sleep(30);
+        // Reset once the client has the first token: mid-stream for certain.
+        await firstToken;
         res.destroy();
       },
       async (c) => {
-        const err = await rejection(c.chatStream(req, { onToken: noop }));
+        const err = await rejection(c.chatStream(req, { onToken: () => tokenIn() }));
         expect(err.code).toBe('backend_stream_error');
         expect(err.retryable).toBe(true);
       },

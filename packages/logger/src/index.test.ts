@@ -110,6 +110,19 @@ describe('createLogger', () => {
     expect(typeof err['stack']).toBe('string');
   });
 
+  it('takes its level from the caller, not from LOG_LEVEL in the environment', () => {
+    const saved = process.env['LOG_LEVEL'];
+    process.env['LOG_LEVEL'] = 'error';
+    try {
+      const mem = memory();
+      createLogger({ service: 'api', destination: mem.stream }).info('shown');
+      expect(mem.lines().map((l) => l['msg'])).toEqual(['shown']);
+    } finally {
+      if (saved === undefined) delete process.env['LOG_LEVEL'];
+      else process.env['LOG_LEVEL'] = saved;
+    }
+  });
+
   it('respects the level', () => {
     const mem = memory();
     const log = createLogger({ service: 'api', level: 'warn', destination: mem.stream });

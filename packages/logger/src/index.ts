@@ -54,35 +54,29 @@ export const REDACT_PATHS: string[] = [
   'secret',
 ];
 
+/** Settings come from the caller (a service passes its parsed config: LOG_LEVEL, LOG_PRETTY); none from the environment. */
 export interface CreateLoggerOptions {
   service: string;
-  /** Default: LOG_LEVEL or 'info'. */
+  /** Default: 'info'. */
   level?: string;
-  /** Default: stdout is a TTY, LOG_PRETTY !== '0' and NODE_ENV !== 'production'. Ignored with `destination`. */
+  /** Pretty lines instead of JSON, taken only when stdout is a terminal. Default: false. Ignored with `destination`. */
   pretty?: boolean;
   /** Where JSON lines go (tests: a memory stream). Default: stdout. */
   destination?: pino.DestinationStream;
 }
 
-function defaultPretty(): boolean {
-  return (
-    process.stdout.isTTY === true &&
-    process.env['LOG_PRETTY'] !== '0' &&
-    process.env['NODE_ENV'] !== 'production'
-  );
-}
-
 /** The root logger of a service: JSON lines with {service, pid}, secrets redacted, `err` serialized. */
 export function createLogger(opts: CreateLoggerOptions): Logger {
   const options: pino.LoggerOptions = {
-    level: opts.level ?? process.env['LOG_LEVEL'] ?? 'info',
+    level: opts.level ?? 'info',
     base: { service: opts.service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
   if (opts.destination !== undefined) return pino(options, opts.destination);
-  if (opts.pretty ?? defaultPretty()) {
+  // A pipe or a log collector always gets JSON lines, whatever was asked.
+  if (opts.pretty === true && process.stdout.isTTY === true) {
     return pino({
       ...options,
       transport: {

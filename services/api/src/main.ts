@@ -5,7 +5,7 @@ import { createDeps } from './deps.js';
 import { activeStreams } from './routes/chat-jobs.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ service: 'api', level: config.logLevel });
+const log = createLogger({ service: 'api', level: config.logLevel, pretty: config.logPretty });
 const deps = createDeps(config, log);
 const app = await buildApp(deps);
 await app.listen({ port: config.http.port, host: config.http.host });

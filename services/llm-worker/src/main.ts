@@ -18,7 +18,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { type ChatObserver, processChatJob } from './process-chat-job.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ service: 'llm-worker', level: config.logLevel });
+const log = createLogger({ service: 'llm-worker', level: config.logLevel, pretty: config.logPretty });
 if (!config.llm.baseUrl) {
   log.fatal(
     `no LLM backend configured: set ${config.llm.service === 'vllm' ? 'VLLM_BASE_URL' : 'OLLAMA_BASE_URL'} (npm start runs the built-in simulator)`,

@@ -326,5 +326,5 @@ export function toGatewayError(err: unknown, signal?: AbortSignal): GatewayError
   if (signal?.aborted) return new GatewayError('cancelled', 'the job was cancelled', { cause: err });
   if (isGatewayError(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new GatewayError('internal_error', message, { cause: err, retryable: true });
+  return new GatewayError('worker_error', message, { cause: err });
 }

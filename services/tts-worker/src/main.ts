@@ -19,7 +19,7 @@ import { guards, processTtsJob } from './process-tts-job.js';
 import { DEFER_MS, MAX_DEFERRALS, shouldDefer } from './voice-runs.js';
 
 const config = loadConfigOrExit();
-const log = createLogger({ service: 'tts-worker', level: config.logLevel });
+const log = createLogger({ service: 'tts-worker', level: config.logLevel, pretty: config.logPretty });
 
 let engine: TtsEngine;
 try {

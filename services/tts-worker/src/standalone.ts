@@ -26,10 +26,7 @@ export async function processStandalone(
     },
   });
   try {
-    if (deps.engine.skip)
-      throw new GatewayError('tts_unavailable', 'speech is turned off (TTS_ENGINE=none)', {
-        retryable: false,
-      });
+    if (deps.engine.skip) throw new GatewayError('tts_disabled', 'speech is turned off (TTS_ENGINE=none)');
     voice = deps.engine.resolveVoice(data.voice_id);
     // The caller's text is spoken as given, apart from what no engine can say (markup, emoji).
     const prep = prepareText(data.text, { ...deps.settings, stripActions: false });

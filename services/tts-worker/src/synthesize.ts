@@ -47,5 +47,5 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof Error && (err.name === 'WavError' || err.name === 'AudioTooLargeError')) {
     return new GatewayError('tts_failed', message, { cause: err });
   }
-  return new GatewayError('internal_error', message, { cause: err, retryable: true });
+  return new GatewayError('worker_error', message, { cause: err });
 }

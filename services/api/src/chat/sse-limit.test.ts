@@ -20,6 +20,17 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** Polls `read` until `ok` holds; fails after `ms`. */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`condition not reached in ${ms} ms`);
+    await new Promise<void>((r) => setTimeout(r, 10));
+  }
+}
+
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => null,
@@ -38,7 +49,11 @@ describe('SseLimiter', () => {
     expect(await refusal(a.acquire('yuna'))).toBeNull();
     r1();
     r1();
-    await new Promise((r) => setTimeout(r, 50));
+    // The release is sent without waiting: wait until it has landed.
+    await until(
+      () => redis.zcard(keys.userSseStreams('mina')),
+      (n) => n === 1,
+    );
     expect(await refusal(b.acquire('mina'))).toBeNull();
     expect(a.size + b.size).toBe(3);
   });
@@ -50,9 +65,19 @@ describe('SseLimiter', () => {
     await live.acquire('hana');
     dead.close(); // as if its process died: no release, no renewal
     expect(await refusal(live.acquire('hana'))).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 450));
-    expect(await refusal(live.acquire('hana'))).toBeNull();
-    expect(await redis.zcard(keys.userSseStreams('hana'))).toBe(2);
+    const key = keys.userSseStreams('hana');
+    const firstLapse = Number((await redis.zrange(key, '-1', '-1', 'WITHSCORES'))[1]);
+    // Polled: a refused acquire changes nothing; one succeeds once the dead process's lease has lapsed.
+    await until(
+      () => refusal(live.acquire('hana')),
+      (err) => err === null,
+    );
+    expect(await redis.zcard(key)).toBe(2);
+    // The live process's first lease is still there because it was renewed past its first lapse.
+    const scores = (await redis.zrange(key, '0', '-1', 'WITHSCORES'))
+      .filter((_, i) => i % 2 === 1)
+      .map(Number);
+    expect(Math.min(...scores)).toBeGreaterThan(firstLapse);
     expect(await redis.pttl(keys.userSseStreams('hana'))).toBeGreaterThan(0);
   });
 });

@@ -44,9 +44,7 @@ export class SpeechService {
   async speak(owner: string, body: OpenAiSpeechRequest, reply: FastifyReply): Promise<SpeechAudio> {
     const { config } = this.deps;
     if (config.tts.engine === 'none') {
-      throw new GatewayError('tts_unavailable', 'speech is turned off on this server (TTS_ENGINE=none)', {
-        retryable: false,
-      });
+      throw new GatewayError('tts_disabled', 'speech is turned off on this server (TTS_ENGINE=none)');
     }
     const format = body.response_format ?? 'wav';
     const formats = formatsOf(config.tts.engine);

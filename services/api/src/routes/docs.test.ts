@@ -74,6 +74,19 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('names the cookie a login really sets as the session scheme', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+    };
+    const login = await app.inject({ method: 'POST', url: '/auth/guest', payload: {} });
+    expect(login.statusCode).toBe(201);
+    // The name from the Set-Cookie header the client receives, not from the constant the docs use.
+    const setCookie = [login.headers['set-cookie'] ?? []].flat();
+    const names = setCookie.map((c) => c.slice(0, c.indexOf('=')));
+    expect(names).toHaveLength(1);
+    expect(doc.components.securitySchemes.session).toEqual({ type: 'apiKey', in: 'cookie', name: names[0] });
+  });
+
   it('serves Swagger UI at /docs', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/' });
     expect(res.statusCode).toBe(200);

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { SESSION_COOKIE } from '../auth/session-cookie.js';
 
 /**
  * The OpenAPI document, generated from the zod schemas of the routes themselves (so it cannot drift), at
@@ -28,7 +29,7 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
       ],
       components: {
         securitySchemes: {
-          session: { type: 'apiKey', in: 'cookie', name: 'session' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
           bearer: { type: 'http', scheme: 'bearer' },
         },
       },

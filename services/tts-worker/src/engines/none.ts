@@ -14,7 +14,7 @@ export class NoTtsEngine implements TtsEngine {
     return voiceId ?? 'none';
   }
   async synthesize(): Promise<SynthesisOutput> {
-    throw new GatewayError('tts_unavailable', 'speech is turned off (TTS_ENGINE=none)', { retryable: false });
+    throw new GatewayError('tts_disabled', 'speech is turned off (TTS_ENGINE=none)');
   }
   async close(): Promise<void> {}
 }

@@ -1,0 +1,143 @@
+import { GatewayError } from '@gateway/contracts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { processChatJob, toGatewayError } from './process-chat-job.js';
+import { type ChatHarness, startChatHarness, tokenText } from './testing/chat-harness.js';
+
+let h: ChatHarness;
+beforeAll(async () => {
+  h = await startChatHarness({ ttftMs: 5, tokenDelayMs: 2, replyTokens: 24 });
+});
+afterAll(() => h.close());
+beforeEach(() => {
+  h.sim.configure({ ttftMs: 5, tokenDelayMs: 2, replyTokens: 24, faults: NO_FAULTS });
+  h.sim.resetStats();
+});
+
+const NO_FAULTS = {
+  errorRate: 0,
+  hangRate: 0,
+  dropRate: 0,
+  streamErrorRate: 0,
+  garbageRate: 0,
+  stallRate: 0,
+};
+const once = { attemptsMade: 0, maxAttempts: 3 };
+const lastAttempt = { attemptsMade: 2, maxAttempts: 3 };
+const names = (events: { event: string }[]) => events.filter((e) => e.event !== 'token').map((e) => e.event);
+
+describe('processChatJob', () => {
+  it('streams the reply into the job events, stores the turn and completes the record', async () => {
+    const data = await h.submit();
+    const out = await processChatJob(data, h.deps(), once);
+    expect(out.outcome).toBe('completed');
+    const reply = out.outcome === 'completed' ? out.reply : null;
+    expect(reply?.usage.completion_tokens).toBeGreaterThanOrEqual(24);
+    expect(reply?.content.length).toBeGreaterThan(0);
+
+    const events = await h.events(data.job_id);
+    expect(names(events)).toEqual(['status', 'reply', 'done']);
+    expect(tokenText(events)).toBe(reply?.content);
+    expect(JSON.parse(events.at(-1)!.data)).toEqual({ status: 'completed' });
+    const rec = await h.chat.jobs.get(data.job_id);
+    expect(rec).toMatchObject({ status: 'completed', attempt: 1, reply, tts: { status: 'skipped' } });
+    // The backend got the character and the user's message; the turn is stored for the next prompt.
+    const sent = JSON.stringify(h.sim.requests().at(-1)?.body);
+    expect(sent).toContain('a cheerful friend');
+    expect(sent).toContain(data.message);
+    const turns = await h.chat.conversations.turns(data.conversation_id);
+    expect(turns.map((t) => [t.user, t.assistant])).toEqual([[data.message, reply?.content]]);
+  });
+
+  it('hands the reply to speech when speech follows, and leaves `done` to the tts-worker', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    const out = await processChatJob(data, h.deps(), once);
+    expect(out.outcome).toBe('completed');
+    expect(h.handedOff.filter((x) => x.jobId === data.job_id)).toHaveLength(1);
+    expect(names(await h.events(data.job_id))).toEqual(['status', 'reply']);
+    expect((await h.chat.jobs.get(data.job_id))?.tts).toMatchObject({ status: 'pending' });
+  });
+
+  it('honours abort: stops the backend request and ends the job cancelled', async () => {
+    h.sim.configure({ tokenDelayMs: 40, replyTokens: 200 });
+    const data = await h.submit();
+    const abort = new AbortController();
+    const running = processChatJob(data, h.deps({ eventFlushMs: 0 }), { ...once, signal: abort.signal });
+    // Abort once text is flowing.
+    const deadline = Date.now() + 10_000;
+    while (tokenText(await h.events(data.job_id)).length === 0) {
+      if (Date.now() > deadline) throw new Error('no token within 10 s');
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    abort.abort();
+    const out = await running;
+    expect(out.outcome).toBe('cancelled');
+    const events = await h.events(data.job_id);
+    expect(events.at(-1)).toMatchObject({ event: 'done' });
+    expect(JSON.parse(events.at(-1)!.data)).toEqual({ status: 'cancelled' });
+    expect(events.some((e) => e.event === 'reply')).toBe(false);
+    expect((await h.chat.jobs.get(data.job_id))?.status).toBe('cancelled');
+    // The simulator saw the client go before the reply ended.
+    expect(h.sim.stats()).toMatchObject({ aborted: 1, completed: 0 });
+    expect(await h.chat.conversations.turns(data.conversation_id)).toEqual([]);
+  });
+
+  it('maps a backend 500 to a retryable backend_server_error: retried while attempts remain, then failed', async () => {
+    h.sim.configure({ faults: { errorRate: 1 } });
+    const data = await h.submit();
+    const first = await processChatJob(data, h.deps(), once);
+    expect(first).toMatchObject({
+      outcome: 'retry',
+      error: { code: 'backend_server_error', retryable: true },
+    });
+    expect((await h.chat.jobs.get(data.job_id))?.status).toBe('queued');
+
+    const last = await processChatJob(data, h.deps(), lastAttempt);
+    expect(last).toMatchObject({ outcome: 'failed', error: { code: 'backend_server_error' } });
+    const events = await h.events(data.job_id);
+    const error = events.find((e) => e.event === 'error');
+    expect(JSON.parse(error!.data)).toMatchObject({ code: 'backend_server_error' });
+    expect(events.at(-1)).toMatchObject({ event: 'done' });
+    expect(await h.chat.jobs.get(data.job_id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'backend_server_error' },
+    });
+  });
+
+  it('fails an unknown model at once as model_not_found, with no retry', async () => {
+    const data = await h.submit({ model: 'no-such-model' });
+    const out = await processChatJob(data, h.deps(), once);
+    expect(out).toMatchObject({ outcome: 'failed', error: { code: 'model_not_found', retryable: false } });
+    expect((await h.chat.jobs.get(data.job_id))?.error).toMatchObject({ code: 'model_not_found' });
+  });
+
+  it('maps a stream that breaks half way to backend_stream_error and keeps no half reply', async () => {
+    h.sim.configure({ faults: { streamErrorRate: 1 } });
+    const data = await h.submit();
+    const out = await processChatJob(data, h.deps(), lastAttempt);
+    expect(out).toMatchObject({ outcome: 'failed', error: { code: 'backend_stream_error' } });
+    const rec = await h.chat.jobs.get(data.job_id);
+    expect(rec).toMatchObject({ status: 'failed', reply: null });
+    expect(await h.chat.conversations.turns(data.conversation_id)).toEqual([]);
+  });
+
+  it('does not run a job again once it has ended', async () => {
+    const data = await h.submit();
+    expect((await processChatJob(data, h.deps(), once)).outcome).toBe('completed');
+    const requests = h.sim.stats().requests;
+    expect(await processChatJob(data, h.deps(), once)).toEqual({
+      outcome: 'already_ended',
+      status: 'completed',
+    });
+    expect(h.sim.stats().requests).toBe(requests);
+  });
+
+  it('types anything else a job throws: retried worker_error, or cancelled once aborted', () => {
+    const boom = toGatewayError(new TypeError('boom'));
+    expect(boom).toMatchObject({ code: 'worker_error', retryable: true, message: 'boom' });
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(toGatewayError(new Error('x'), aborted.signal).code).toBe('cancelled');
+    const typed = new GatewayError('context_too_long', 'long');
+    expect(toGatewayError(typed)).toBe(typed);
+  });
+});
