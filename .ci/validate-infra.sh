@@ -136,6 +136,11 @@ else
     rc=0
     wait "${!var}" || rc=$?
     [ "$rc" = 0 ] || { echo "  FAIL: $name exited $rc after SIGTERM"; failed=1; }
+    # Node prints process warnings (deprecations such as Fastify's FSTDEP codes) as "(node:PID) ...".
+    if grep -E '^\(node:[0-9]+\) ' "$tmp/$name.log"; then
+      echo "  FAIL: $name printed the Node warning above on start or stop"
+      failed=1
+    fi
   done
   redis-cli -u "$REDIS_URL" --scan --pattern "$prefix:*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
   if [ "$ok" != 1 ] || [ "$failed" != 0 ]; then
@@ -144,6 +149,6 @@ else
     exit 1
   fi
   echo "  api /health 200, /ready: $ready"
-  echo "  ${workers[*]} ready; every service exited 0 on SIGTERM"
+  echo "  ${workers[*]} ready; every service exited 0 on SIGTERM and printed no Node warning"
 fi
 say "all checks passed"
