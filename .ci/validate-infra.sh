@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Offline validation of the deployment files (called by .ci/run after `npm ci`; runs alone too):
-#   1. Kubernetes: every kustomization under infra/k8s rendered, each object checked against the
-#      schemas in infra/schemas/k8s and against the others; .env.example, docker-compose.yml and the
-#      build's project references checked against the code (infra/tools/validate.mjs).
+#   1. Kubernetes: every kustomization under infra/k8s rendered by `kubectl kustomize`, each object
+#      validated by the kubernetes-models / @kubernetes-models/keda schemas, then the project's own
+#      checks (infra/tools/check-deploy.ts): each service's environment through packages/config,
+#      KEDA list names from packages/queue's keys, grace periods against the job timeouts, and
+#      .env.example / docker-compose.yml against the variables the code reads. The Grafana
+#      dashboard's queries against the metrics the code defines (infra/tools/check-dashboard.ts).
 #   2. docker-compose.yml: `docker-compose config` (Debian's docker-compose; no engine needed) for
 #      every profile.
 #   3. Prometheus: `promtool check config` on infra/prometheus/*.yml and `promtool check rules` on the
@@ -28,8 +31,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-say "1/4 manifests, settings, build references, dashboard"
-node --import tsx infra/tools/validate.mjs --rules-out "$tmp/dashboard-rules.yml"
+say "1/4 manifests, settings, dashboard"
+if ! kubectl kustomize --help >/dev/null 2>&1; then
+  say "installing kubectl"
+  apt_install kubectl
+fi
+node --import tsx --conditions=@gateway/source infra/tools/check-deploy.ts
+node --import tsx infra/tools/check-dashboard.ts --rules-out "$tmp/dashboard-rules.yml"
 
 say "2/4 docker-compose config"
 if ! command -v docker-compose >/dev/null 2>&1; then
@@ -128,6 +136,11 @@ else
     rc=0
     wait "${!var}" || rc=$?
     [ "$rc" = 0 ] || { echo "  FAIL: $name exited $rc after SIGTERM"; failed=1; }
+    # Node prints process warnings (deprecations such as Fastify's FSTDEP codes) as "(node:PID) ...".
+    if grep -E '^\(node:[0-9]+\) ' "$tmp/$name.log"; then
+      echo "  FAIL: $name printed the Node warning above on start or stop"
+      failed=1
+    fi
   done
   redis-cli -u "$REDIS_URL" --scan --pattern "$prefix:*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
   if [ "$ok" != 1 ] || [ "$failed" != 0 ]; then
@@ -136,6 +149,6 @@ else
     exit 1
   fi
   echo "  api /health 200, /ready: $ready"
-  echo "  ${workers[*]} ready; every service exited 0 on SIGTERM"
+  echo "  ${workers[*]} ready; every service exited 0 on SIGTERM and printed no Node warning"
 fi
 say "all checks passed"

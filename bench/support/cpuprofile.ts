@@ -1,5 +1,7 @@
 /** Sums self time per function (and per file or package) in a V8 .cpuprofile (`node --cpu-prof`). */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
@@ -31,20 +33,22 @@ export interface ProfileSummary {
   files: SelfTime[];
 }
 
+/** This clone's root with a trailing slash: profiled code from here is shown by repository path. */
+const REPO_ROOT = `${join(import.meta.dirname, '../..')}/`;
+
 const IDLE = new Set(['(idle)', '(program)']);
 
 /** Where a function lives, shortened: `node_modules/<pkg>` or the repository path, or `node:<module>`. */
 export function shortWhere(url: string): string {
   if (!url) return '(native)';
-  const u = url.replace(/^file:\/\//, '');
+  const u = url.startsWith('file://') ? fileURLToPath(url) : url;
   const nm = u.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const rest = u.slice(nm + 14).split('/');
     const pkg = rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
     return `${pkg}/${rest.slice(rest[0]?.startsWith('@') ? 2 : 1).join('/')}`;
   }
-  const root = u.indexOf('/work/main/');
-  if (root >= 0) return u.slice(root + 11);
+  if (u.startsWith(REPO_ROOT)) return u.slice(REPO_ROOT.length);
   return u;
 }
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from './cli.js';
@@ -40,7 +41,7 @@ describe('CLI process', () => {
         '--import',
         'tsx',
         '--conditions=@gateway/source',
-        'packages/backend-sim/src/cli.ts',
+        join(import.meta.dirname, 'cli.ts'),
         '--kind',
         'vllm',
         '--port',
@@ -48,7 +49,8 @@ describe('CLI process', () => {
         '--reply-tokens',
         '3',
       ],
-      { cwd: '/work/main', stdio: ['ignore', 'pipe', 'inherit'] },
+      // cwd: this package, so `tsx` resolves from the clone under test wherever it lives.
+      { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const proc = child;
     const line = await new Promise<string>((resolve, reject) => {

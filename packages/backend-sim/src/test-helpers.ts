@@ -1,11 +1,13 @@
 // Helpers for this package's tests (not exported from index.ts).
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-export const FIXTURES = '/work/shared/fixtures';
+/** The repository's recorded backend bodies (fixtures/README.md names each file's source). */
+export const FIXTURES = join(import.meta.dirname, '../../../fixtures');
 
 export function fixtureText(name: string): string {
-  return readFileSync(`${FIXTURES}/${name}`, 'utf8');
+  return readFileSync(join(FIXTURES, name), 'utf8');
 }
 
 /** Key order of an object tree: objects become [key, shape][], arrays the shape of item 0. */

@@ -1,4 +1,4 @@
-// vLLM's response bytes: field order and null handling follow /work/shared/fixtures
+// vLLM's response bytes: field order and null handling follow the repository's fixtures/
 // (vllm_chat.json, vllm_chat_stream.sse, vllm_stream_error.sse). Chunks are built by string
 // concatenation around a per-request prefix: cheaper than JSON.stringify of whole objects.
 

@@ -12,7 +12,7 @@ export const CT = {
 } as const;
 
 export function fixture(name: string): Buffer {
-  return readFileSync(new URL(`../__fixtures__/${name}`, import.meta.url));
+  return readFileSync(new URL(`../../../../fixtures/${name}`, import.meta.url));
 }
 
 export interface RecordedRequest {
