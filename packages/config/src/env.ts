@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendsJson } from './backends.js';
 
 const int = (min = 1) => z.coerce.number().int().min(min);
 const bool = z
@@ -51,6 +52,8 @@ export const Env = z.object({
   VLLM_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
   LLM_CONCURRENCY: int().max(1_000).optional(),
+  // Several GPU servers (a JSON array); replaces LLM_SERVICE, the base URLs and LLM_CONCURRENCY.
+  LLM_BACKENDS: BackendsJson.optional(),
   LLM_TIMEOUT_MS: int(100).default(60_000),
   LLM_IDLE_TIMEOUT_MS: int(100).optional(),
   LLM_MAX_CONTEXT_TOKENS: int(256).default(4096),

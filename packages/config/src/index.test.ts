@@ -114,3 +114,88 @@ describe('auth settings', () => {
     expect(() => parseConfig({ SUBMIT_RATE_PER_USER: '0' })).toThrow(/SUBMIT_RATE_PER_USER/);
   });
 });
+
+describe('LLM_BACKENDS', () => {
+  const servers = [
+    {
+      name: 'gpu-a',
+      service: 'vllm',
+      url: 'http://gpu-a:8002/',
+      concurrency: 12,
+      models: ['gemma'],
+      api_key: 'k-a',
+    },
+    { name: 'gpu-b', service: 'ollama', url: 'http://gpu-b:11434' },
+  ];
+
+  it('is a pool of servers, each with its own cap; it replaces the single-backend settings', () => {
+    const c = parseConfig({
+      LLM_BACKENDS: JSON.stringify(servers),
+      LLM_SERVICE: 'ollama',
+      OLLAMA_BASE_URL: 'http://ignored:1',
+      WORKER_CONCURRENCY: '6',
+    });
+    expect(c.llm.pool).toEqual([
+      {
+        name: 'gpu-a',
+        service: 'vllm',
+        baseUrl: 'http://gpu-a:8002',
+        concurrency: 12,
+        workerConcurrency: 6,
+        models: ['gemma'],
+        apiKey: 'k-a',
+      },
+      {
+        name: 'gpu-b',
+        service: 'ollama',
+        baseUrl: 'http://gpu-b:11434',
+        concurrency: 4,
+        workerConcurrency: 4,
+        models: null,
+      },
+    ]);
+    expect(c.llm.concurrency).toBe(16);
+    expect(c.llm.model).toBe('gemma');
+    expect(c.llm.baseUrl).toBe('http://gpu-a:8002');
+  });
+
+  it('keeps the single-backend settings working as a pool of one', () => {
+    const c = parseConfig({ LLM_SERVICE: 'vllm', VLLM_BASE_URL: 'http://gpu:8002', LLM_CONCURRENCY: '5' });
+    expect(c.llm.pool).toEqual([
+      {
+        name: 'default',
+        service: 'vllm',
+        baseUrl: 'http://gpu:8002',
+        concurrency: 5,
+        workerConcurrency: 5,
+        models: null,
+      },
+    ]);
+    expect(parseConfig({}).llm.pool[0]?.baseUrl).toBeNull();
+  });
+
+  it('fails with one line naming the bad entry, never echoing a key', () => {
+    const bad = (v: unknown) => {
+      try {
+        parseConfig({ LLM_BACKENDS: typeof v === 'string' ? v : JSON.stringify(v) });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        const message = (err as Error).message;
+        expect(message.split('\n')).toHaveLength(1);
+        expect(message).toContain('LLM_BACKENDS');
+        return message;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad('[{')).toMatch(/LLM_BACKENDS: must be a JSON array/);
+    expect(bad([])).toMatch(/non-empty/);
+    const url = bad([servers[0], { ...servers[1], url: 'ftp://x', api_key: 'secret-123' }]);
+    expect(url).toMatch(/entry 1 \(gpu-b\): url/);
+    expect(url).not.toContain('secret-123');
+    expect(bad([servers[0], { ...servers[0] }])).toMatch(/entry 1 \(gpu-a\): name is used twice/);
+    expect(bad([{ ...servers[1], name: 'GPU B!' }])).toMatch(/entry 0 \(GPU B!\): name must be/);
+    expect(bad([{ ...servers[1], concurrency: 0 }])).toMatch(/entry 0 \(gpu-b\): concurrency/);
+    expect(bad([{ ...servers[1], service: 'tgi' }])).toMatch(/entry 0 \(gpu-b\): service/);
+    expect(bad([{ ...servers[1], modles: ['x'] }])).toMatch(/entry 0 \(gpu-b\)/);
+  });
+});

@@ -1,6 +1,13 @@
 import { existsSync } from 'node:fs';
+import { shapePool } from './backends.js';
 import { Env } from './env.js';
 
+export {
+  DEFAULT_CONCURRENCY,
+  type LlmBackend,
+  type PoolServer,
+  SINGLE_BACKEND,
+} from './backends.js';
 export { Env } from './env.js';
 
 export const DEFAULT_MODELS = {
@@ -16,8 +23,11 @@ const DEFAULT_VOICES: Record<Env['TTS_ENGINE'], string | null> = {
 };
 
 const shape = (e: Env) => {
-  const vllm = e.LLM_SERVICE === 'vllm';
-  const llmConcurrency = e.LLM_CONCURRENCY ?? (vllm ? 12 : 4);
+  const pool = shapePool(e);
+  const first = pool[0]!;
+  const vllm = first.service === 'vllm';
+  // A pool's total: what the whole gateway has in flight at most (queue estimates, limits).
+  const llmConcurrency = pool.reduce((n, s) => n + s.concurrency, 0);
   return {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
@@ -42,14 +52,17 @@ const shape = (e: Env) => {
       sseMaxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES,
     },
     llm: {
-      service: e.LLM_SERVICE,
+      /** The GPU servers (LLM_BACKENDS, or a pool of one named `default` from the settings below). */
+      pool,
+      // The first server's: what code written for one backend reads.
+      service: first.service,
       // null: no backend configured (`npm start` then runs the built-in simulator).
-      baseUrl: (vllm ? e.VLLM_BASE_URL : e.OLLAMA_BASE_URL) ?? null,
-      apiKey: vllm ? e.VLLM_API_KEY : undefined,
-      model: e.LLM_MODEL ?? DEFAULT_MODELS[e.LLM_SERVICE],
+      baseUrl: first.baseUrl,
+      apiKey: vllm ? first.apiKey : undefined,
+      model: e.LLM_MODEL ?? pool.find((s) => s.models)?.models?.[0] ?? DEFAULT_MODELS[first.service],
       concurrency: llmConcurrency,
       // A process never holds more than the global limit; fewer lets ops spread load over processes.
-      workerConcurrency: Math.min(e.WORKER_CONCURRENCY ?? llmConcurrency, llmConcurrency),
+      workerConcurrency: first.workerConcurrency,
       timeoutMs: e.LLM_TIMEOUT_MS,
       idleTimeoutMs: e.LLM_IDLE_TIMEOUT_MS ?? Math.min(e.LLM_TIMEOUT_MS, 30_000),
       maxContextTokens: e.LLM_MAX_CONTEXT_TOKENS,
