@@ -11,11 +11,13 @@ export interface BackendStatus {
 export class BackendState {
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    keys: Keys,
+    /** One server's state key (`Keys.serverState`); the pool of one's by default. */
+    private readonly key = keys.backendState(),
   ) {}
 
   async markDown(reason: string, now = Date.now()): Promise<void> {
-    const key = this.keys.backendState();
+    const key = this.key;
     const was = await this.redis.hget(key, 'status');
     await this.redis.hset(key, {
       status: 'down',
@@ -25,15 +27,15 @@ export class BackendState {
   }
 
   async markUp(now = Date.now()): Promise<void> {
-    await this.redis.hset(this.keys.backendState(), { status: 'up', since: now, reason: '' });
+    await this.redis.hset(this.key, { status: 'up', since: now, reason: '' });
   }
 
   async isDown(): Promise<boolean> {
-    return (await this.redis.hget(this.keys.backendState(), 'status')) === 'down';
+    return (await this.redis.hget(this.key, 'status')) === 'down';
   }
 
   async get(): Promise<BackendStatus> {
-    const h = await this.redis.hgetall(this.keys.backendState());
+    const h = await this.redis.hgetall(this.key);
     return {
       status: h.status === 'down' ? 'down' : 'up',
       since: h.since ? Number(h.since) : null,

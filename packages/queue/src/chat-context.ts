@@ -3,9 +3,9 @@ import { ConversationStore } from './conversations.js';
 import { ChatDispatcher } from './dispatch.js';
 import { FairShare } from './fair-share.js';
 import { JobStore } from './job-store.js';
-import { createKeys, type Keys, QUEUE } from './keys.js';
-import { QueueStats } from './queue-stats.js';
-import { createChatQueue, createTtsQueue, type RetryPolicy } from './queues.js';
+import { createKeys, type Keys, SINGLE_SERVER } from './keys.js';
+import { ChatPool, type PoolServerInfo } from './pool.js';
+import { createTtsQueue, type RetryPolicy } from './queues.js';
 import { UserJobCounter } from './user-jobs.js';
 
 export interface ChatContextOptions {
@@ -17,6 +17,8 @@ export interface ChatContextOptions {
   redis: Redis;
   /** BullMQ's connection (must wait for Redis rather than fail). */
   queueRedis: Redis;
+  /** The GPU servers (config `llm.pool`); by default a pool of one. */
+  servers?: readonly PoolServerInfo[];
 }
 
 /** Conversations outlive the jobs in them: a month of the job retention. */
@@ -31,21 +33,30 @@ export function createChatContext(o: ChatContextOptions) {
     keys,
     o.retentionSeconds * CONVERSATION_RETENTION_FACTOR,
   );
-  const chatQueue = createChatQueue(o.queueRedis, keys);
+  const pool = new ChatPool({
+    servers: o.servers ?? [{ name: SINGLE_SERVER, concurrency: 1, models: null }],
+    keys,
+    redis: o.redis,
+    queueRedis: o.queueRedis,
+    retry: o.retry,
+  });
+  const first = pool.names[0]!;
   const ttsQueue = createTtsQueue(o.queueRedis, keys);
   const fair = new FairShare(o.redis, keys, o.fairShare);
   return {
     keys,
     jobs,
     conversations,
-    chatQueue,
+    pool,
+    /** The first server's queue and statistics (all there is in a pool of one). */
+    chatQueue: pool.queue(first),
     ttsQueue,
     fair,
-    dispatcher: new ChatDispatcher(chatQueue, jobs, conversations, o.retry, fair),
-    chatStats: new QueueStats(o.redis, keys, QUEUE.chat),
+    dispatcher: new ChatDispatcher(pool, jobs, conversations, fair),
+    chatStats: pool.stats(first),
     userJobs: new UserJobCounter(o.redis, keys, o.retentionSeconds),
     async close(): Promise<void> {
-      await Promise.allSettled([chatQueue.close(), ttsQueue.close()]);
+      await Promise.allSettled([pool.close(), ttsQueue.close()]);
     },
   };
 }

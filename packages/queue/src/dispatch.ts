@@ -1,9 +1,12 @@
 import type { ChatJobData } from '@gateway/contracts';
-import type { Queue } from 'bullmq';
 import type { ConversationStore } from './conversations.js';
 import type { FairShare } from './fair-share.js';
 import type { JobStore } from './job-store.js';
-import { chatJobOptions, type RetryPolicy } from './queues.js';
+
+/** Puts a job on a chat queue: the pool's routing (`ChatPool.add`) picks which server's. */
+export interface ChatPlacer {
+  add(data: ChatJobData, priority: number): Promise<unknown>;
+}
 
 /**
  * Puts a conversation's next turn on the chat queue. A turn enters the queue only when every earlier
@@ -13,10 +16,9 @@ import { chatJobOptions, type RetryPolicy } from './queues.js';
  */
 export class ChatDispatcher {
   constructor(
-    private readonly queue: Queue,
+    private readonly placer: ChatPlacer,
     private readonly jobs: JobStore,
     private readonly conversations: ConversationStore,
-    private readonly retry: RetryPolicy,
     readonly fair: FairShare,
   ) {}
 
@@ -59,8 +61,7 @@ export class ChatDispatcher {
   }
 
   private async add(data: ChatJobData, priority: number): Promise<void> {
-    const opts = chatJobOptions(data.job_id, this.retry);
-    await this.queue.add('chat', data, priority > 0 ? { ...opts, priority } : opts);
+    await this.placer.add(data, priority);
   }
 
   /** A job that was counted as waiting will never start (cancelled while queued). */

@@ -8,6 +8,7 @@ export * from './fair-share.js';
 export * from './job-store.js';
 export * from './keys.js';
 export * from './lua.js';
+export * from './pool.js';
 export * from './queue-stats.js';
 export * from './queues.js';
 export * from './redis.js';

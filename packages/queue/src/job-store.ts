@@ -124,12 +124,14 @@ export class JobStore {
     };
   }
 
-  async start(id: string, now = Date.now()): Promise<StartResult> {
+  /** `server`: the pool server this worker runs it on; a job placed on another server is not started. */
+  async start(id: string, now = Date.now(), server = ''): Promise<StartResult> {
     const [ok, value] = await this.redis.gwStartJob(
       this.keys.job(id),
       this.keys.events(id),
       this.ttlSeconds,
       now,
+      server,
     );
     return ok === 1 ? { started: true, attempt: Number(value) } : { started: false, status: String(value) };
   }

@@ -3,7 +3,11 @@
  * hash tag (`{jobId}`, `{conversationId}`) so that they live in one slot on a Redis Cluster.
  */
 export const QUEUE = { chat: '{chat}', tts: '{tts}' } as const;
-export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+/** `{chat:<server>}`: the chat queue of one server of a pool (see `Keys.chatQueue`). */
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE] | `{chat:${string}}`;
+
+/** The server name of a pool of one (LLM_SERVICE and a base URL): its keys are the classic `{chat}` ones. */
+export const SINGLE_SERVER = 'default';
 
 export interface Keys {
   readonly prefix: string;
@@ -23,6 +27,15 @@ export interface Keys {
   fairUser(owner: string): string;
   fairWeight(owner: string): string;
   backendState(): string;
+  /**
+   * The chat queue of one GPU server. Each server's queue, statistics and state share the hash tag
+   * `{chat:<server>}`, so a Redis Cluster spreads a pool over its masters; the pool of one keeps `{chat}`.
+   */
+  chatQueue(server: string): QueueName;
+  /** Run-time statistics of one server's queue (slot gaps, average job time). */
+  serverStats(server: string): string;
+  /** Whether one server is up, as the workers' circuit breakers last saw it. */
+  serverState(server: string): string;
   /** A user's record; the per-user keys below share its hash tag. */
   user(id: string): string;
   /** A user's characters: one hash, field = character id, so only the owner's key can hold them. */
@@ -66,6 +79,11 @@ export function createKeys(prefix: string): Keys {
     fairUser: (owner) => `${prefix}:fair:{${owner}}`,
     fairWeight: (owner) => `${prefix}:fair:{${owner}}:weight`,
     backendState: () => `${prefix}:backend`,
+    chatQueue: (server) => (server === SINGLE_SERVER ? QUEUE.chat : `{chat:${server}}`),
+    serverStats: (server) =>
+      server === SINGLE_SERVER ? `${prefix}:stats:{chat}` : `${prefix}:stats:{chat:${server}}`,
+    serverState: (server) =>
+      server === SINGLE_SERVER ? `${prefix}:backend` : `${prefix}:backend:{chat:${server}}`,
     user: (id) => `${prefix}:user:{${id}}`,
     characters: (owner) => `${prefix}:user:{${owner}}:chars`,
     userActiveJobs: (owner) => `${prefix}:user:{${owner}}:active`,

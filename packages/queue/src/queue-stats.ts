@@ -23,6 +23,8 @@ export class QueueStats {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly queue: QueueName,
+    /** Where the times are kept (one hash per chat server; same hash tag as the queue). */
+    private readonly statsKey = keys.chatStats(),
   ) {
     this.recordScript = luaScript(redis, 'gwRecordJob', 3, RECORD_JOB);
   }
@@ -62,7 +64,7 @@ export class QueueStats {
    */
   async recordJobTime(ms: number, now = Date.now()): Promise<void> {
     await this.recordScript(
-      this.keys.chatStats(),
+      this.statsKey,
       this.keys.bull(this.queue, 'wait'),
       this.keys.bull(this.queue, 'prioritized'),
       ms,
@@ -72,12 +74,12 @@ export class QueueStats {
 
   /** Milliseconds a waiting job waits per place in line, measured while the queue was saturated. */
   async slotGapMs(): Promise<number | null> {
-    const v = await this.redis.hget(this.keys.chatStats(), 'gap_ms');
+    const v = await this.redis.hget(this.statsKey, 'gap_ms');
     return v ? Number(v) : null;
   }
 
   async averageJobMs(): Promise<number | null> {
-    const v = await this.redis.hget(this.keys.chatStats(), 'avg_ms');
+    const v = await this.redis.hget(this.statsKey, 'avg_ms');
     return v ? Number(v) : null;
   }
 }

@@ -31,12 +31,16 @@ emit(KEYS[2], ttl, 3 + nf, #ARGV)
 return 1
 `;
 
-/** ARGV: ttl, now. Marks running, bumps the attempt, emits `status: running`. Returns {1, attempt} or {0, status}. */
+/** ARGV: ttl, now, the worker's server ('' = any). Marks running, bumps the attempt, emits `status: running`. Returns {1, attempt} or {0, status}; {0, 'moved:<server>'} when the job's record names another server (a copy left on this queue by a failover). */
 export const START_JOB = `${EMIT}
 local s = redis.call('HGET', KEYS[1], 'status')
 if not s then return {-1, ''} end
 if terminal(s) then return {0, s} end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return {0, 'cancel_requested'} end
+if ARGV[3] and ARGV[3] ~= '' then
+  local server = redis.call('HGET', KEYS[1], 'server')
+  if server and server ~= ARGV[3] then return {0, 'moved:' .. server} end
+end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('HSET', KEYS[1], 'status', 'running')
 if not redis.call('HGET', KEYS[1], 'started_at') then redis.call('HSET', KEYS[1], 'started_at', ARGV[2]) end

@@ -10,7 +10,8 @@ interface LifecycleLog {
 
 export interface WorkerLifecycle {
   workerId: string;
-  worker: Worker;
+  /** The process's BullMQ workers (an llm-worker runs one per GPU server). */
+  worker: Worker | Worker[];
   registry: WorkerRegistry;
   redis: Redis;
   log: LifecycleLog;
@@ -40,7 +41,7 @@ export async function runWorkerLifecycle(o: WorkerLifecycle): Promise<void> {
     stopping = true;
     o.log.info({ signal }, 'stopping: finishing the jobs in hand');
     clearInterval(heartbeat);
-    await o.worker.close();
+    await Promise.all((Array.isArray(o.worker) ? o.worker : [o.worker]).map((w) => w.close()));
     await o.registry.leave(o.workerId).catch(() => {});
     await o.closeOthers().catch(() => {});
     await o.redis.quit().catch(() => {});

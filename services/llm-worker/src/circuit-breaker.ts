@@ -5,7 +5,7 @@ import type { BackendState } from '@gateway/queue';
 import type { Queue } from 'bullmq';
 
 /** Failures that say "the backend is not there right now", as opposed to "this request is wrong". */
-const OUTAGE_CODES = new Set([
+export const OUTAGE_CODES: ReadonlySet<string> = new Set([
   'backend_unavailable',
   'backend_timeout',
   'backend_server_error',
@@ -18,6 +18,11 @@ export interface BreakerOptions {
   threshold: number;
   /** How often the backend's health is probed while the circuit is open. */
   probeMs: number;
+  /**
+   * Called when the circuit opens and on each failed probe while it stays open: in a pool, moves the
+   * jobs waiting for this server to others that serve their models (failover).
+   */
+  whileOpen?: () => Promise<unknown>;
 }
 
 /**
@@ -29,6 +34,7 @@ export interface BreakerOptions {
 export class CircuitBreaker {
   private failures = 0;
   private probe: NodeJS.Timeout | null = null;
+  private moving = false;
 
   constructor(
     private readonly queue: Queue,
@@ -65,6 +71,19 @@ export class CircuitBreaker {
     await this.state.markDown(`${err.code}: ${err.message}`);
     await this.queue.rateLimit(this.opts.probeMs);
     this.probe = setInterval(() => void this.check(), this.opts.probeMs);
+    await this.failOver();
+  }
+
+  private async failOver(): Promise<void> {
+    if (this.moving || !this.opts.whileOpen) return;
+    this.moving = true;
+    try {
+      await this.opts.whileOpen();
+    } catch (err) {
+      this.log.warn({ err }, 'could not move the waiting jobs to other servers');
+    } finally {
+      this.moving = false;
+    }
   }
 
   private async check(): Promise<void> {
@@ -73,6 +92,7 @@ export class CircuitBreaker {
     } catch {
       // Still down: keep every worker off the queue for one more probe interval.
       await this.queue.rateLimit(this.opts.probeMs * 2).catch(() => {});
+      await this.failOver();
       return;
     }
     if (this.probe) clearInterval(this.probe);

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfigOrExit } from '@gateway/config';
+import { loadConfigOrExit, type PoolServer } from '@gateway/config';
 import type { ChatJobData, TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
 import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
 import {
-  BackendState,
   createChatContext,
   createRedis,
-  QUEUE,
   runWorkerLifecycle,
   ttsJobOptions,
   WorkerRegistry,
@@ -19,9 +17,10 @@ import { type ChatObserver, processChatJob } from './process-chat-job.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'llm-worker', level: config.logLevel, pretty: config.logPretty });
-if (!config.llm.baseUrl) {
+const servers = config.llm.pool;
+if (servers.some((s) => !s.baseUrl)) {
   log.fatal(
-    `no LLM backend configured: set ${config.llm.service === 'vllm' ? 'VLLM_BASE_URL' : 'OLLAMA_BASE_URL'} (npm start runs the built-in simulator)`,
+    `no LLM backend configured: set ${config.llm.service === 'vllm' ? 'VLLM_BASE_URL' : 'OLLAMA_BASE_URL'} or LLM_BACKENDS (npm start runs the built-in simulator)`,
   );
   process.exit(1);
 }
@@ -39,29 +38,16 @@ const chat = createChatContext({
   fairShare: config.jobs.fairShare,
   redis: storeRedis,
   queueRedis: redis,
+  servers,
 });
-const { keys, jobs, conversations, chatQueue, ttsQueue, dispatcher, userJobs } = chat;
+const { keys, jobs, conversations, ttsQueue, dispatcher, userJobs, pool } = chat;
 const registry = new WorkerRegistry(redis, keys, 'llm');
-const llm = createLlmClient({
-  service: config.llm.service,
-  baseUrl: config.llm.baseUrl,
-  timeoutMs: config.llm.timeoutMs,
-  idleTimeoutMs: config.llm.idleTimeoutMs,
-  connections: config.llm.workerConcurrency,
-  contextTokens: config.llm.maxContextTokens,
-  ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
-});
 
 const metricsRegistry = createRegistry('llm-worker');
-const metrics = new LlmWorkerMetrics(metricsRegistry, config.llm.concurrency);
-const observe: ChatObserver = {
-  queueWait: (ms) => metrics.queueWait.observe(ms / 1000),
-  ttft: (ms) => metrics.ttft.observe(ms / 1000),
-  generation: (ms) => metrics.generation.observe(ms / 1000),
-  tokens: (n) => metrics.tokens.inc(n),
-  backendError: (code) => metrics.backendErrors.inc({ code }),
-  inFlight: (d) => metrics.inFlight.inc(d),
-};
+const metrics = new LlmWorkerMetrics(
+  metricsRegistry,
+  Object.fromEntries(servers.map((s) => [s.name, s.concurrency])),
+);
 const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPort ?? 9464).catch(
   (err: unknown) => {
     // Several workers on one host: only the first gets the default port; the others run without one.
@@ -69,14 +55,6 @@ const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPo
     return null;
   },
 );
-
-const breaker = new CircuitBreaker(chatQueue, llm, new BackendState(redis, keys), log, {
-  threshold: config.llm.breakerThreshold,
-  probeMs: config.llm.breakerProbeMs,
-});
-
-// The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
-await chatQueue.setGlobalConcurrency(config.llm.concurrency);
 
 const handOffTts = async (data: ChatJobData, reply: { content: string }) => {
   const tts: TtsJobData = {
@@ -92,77 +70,140 @@ const handOffTts = async (data: ChatJobData, reply: { content: string }) => {
   await ttsQueue.add('tts', tts, ttsJobOptions(data.job_id, data.tts_mode, retry));
 };
 
-const worker = new Worker<ChatJobData>(
-  QUEUE.chat,
-  async (job, _token, signal) => {
-    const jobLog = log.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
-    const result = await processChatJob(
-      job.data,
-      {
-        llm,
-        jobs,
-        conversations,
-        dispatcher,
-        stats: chat.chatStats,
-        handOffTts,
-        log: jobLog,
-        breaker,
-        observe,
-        userJobs,
-        settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
-      },
-      { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
-    );
-    jobLog.info({ outcome: result.outcome }, 'chat job ended');
-    metrics.jobs.inc({ outcome: result.outcome });
-    if (result.outcome === 'retry') throw result.error;
-    if (result.outcome === 'backend_down') throw Worker.RateLimitError();
-    if (result.outcome === 'failed')
-      throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
-    return { outcome: result.outcome };
-  },
-  {
-    connection: redis,
-    prefix: keys.prefix,
-    concurrency: config.llm.workerConcurrency,
-    // A killed worker's jobs return to the queue once their lock expires (BullMQ stalled-job recovery).
-    lockDuration: config.llm.lockMs,
-    stalledInterval: config.llm.stalledIntervalMs,
-    maxStalledCount: config.llm.maxStalledCount,
-  },
-);
+/** One GPU server as this process drives it: its client, breaker and BullMQ worker on its own queue. */
+async function serveServer(server: PoolServer) {
+  const backend = server.name;
+  const slog = log.child({ backend });
+  const llm = createLlmClient({
+    service: server.service,
+    baseUrl: server.baseUrl as string,
+    timeoutMs: config.llm.timeoutMs,
+    idleTimeoutMs: config.llm.idleTimeoutMs,
+    connections: server.workerConcurrency,
+    contextTokens: config.llm.maxContextTokens,
+    ...(server.apiKey ? { apiKey: server.apiKey } : {}),
+  });
+  const queue = pool.queue(backend);
+  const breaker = new CircuitBreaker(queue, llm, pool.state(backend), slog, {
+    threshold: config.llm.breakerThreshold,
+    probeMs: config.llm.breakerProbeMs,
+    // Failover: while this server is down, its waiting jobs go to servers that serve their models.
+    whileOpen: async () => {
+      const moved = await pool.moveWaiting(backend);
+      if (moved > 0) slog.warn({ moved }, 'server down: moved its waiting jobs to other servers');
+    },
+  });
+  const observe: ChatObserver = {
+    queueWait: (ms) => metrics.queueWait.observe({ backend }, ms / 1000),
+    ttft: (ms) => metrics.ttft.observe({ backend }, ms / 1000),
+    generation: (ms) => metrics.generation.observe({ backend }, ms / 1000),
+    tokens: (n) => metrics.tokens.inc({ backend }, n),
+    backendError: (code) => metrics.backendErrors.inc({ code, backend }),
+    inFlight: (d) => metrics.inFlight.inc({ backend }, d),
+  };
+  // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
+  await queue.setGlobalConcurrency(server.concurrency);
 
-worker.on('failed', (job, err) => {
-  // A job whose worker died again and again never reaches our processor's catch: end it here.
-  if (!job || !/stalled/i.test(err.message)) return;
-  const info = { code: 'job_stalled', message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times` };
-  void jobs
-    .finish(job.data.job_id, 'failed', { error: info }, [
-      { event: 'error', data: info },
-      { event: 'done', data: { status: 'failed' } },
-    ])
-    .then(() => userJobs.release(job.data.owner, job.data.job_id))
-    .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
-    .catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
-});
-worker.on('error', (err) => log.error({ err }, 'worker error'));
+  const worker = new Worker<ChatJobData>(
+    keys.chatQueue(backend),
+    async (job, _token, signal) => {
+      const jobLog = slog.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
+      const priority = job.opts.priority ?? 0;
+      const result = await processChatJob(
+        job.data,
+        {
+          llm,
+          jobs,
+          conversations,
+          dispatcher,
+          stats: pool.stats(backend),
+          handOffTts,
+          log: jobLog,
+          breaker,
+          observe,
+          userJobs,
+          settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
+          placement: {
+            server: backend,
+            forward: (to) => pool.forward(to, job.data, priority),
+            handOver: (attempt) => pool.handOver(job.data, priority, backend, attempt),
+          },
+        },
+        {
+          attemptsMade: job.attemptsMade,
+          maxAttempts: job.opts.attempts ?? 1,
+          ...(signal ? { signal } : {}),
+        },
+      );
+      jobLog.info(
+        { outcome: result.outcome, ...(result.outcome === 'moved' ? { to: result.server } : {}) },
+        'chat job ended',
+      );
+      metrics.jobs.inc({ outcome: result.outcome, backend });
+      if (result.outcome === 'retry') throw result.error;
+      if (result.outcome === 'backend_down') throw Worker.RateLimitError();
+      if (result.outcome === 'failed')
+        throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
+      return { outcome: result.outcome };
+    },
+    {
+      connection: redis,
+      prefix: keys.prefix,
+      concurrency: server.workerConcurrency,
+      // A killed worker's jobs return to the queue once their lock expires (BullMQ stalled-job recovery).
+      lockDuration: config.llm.lockMs,
+      stalledInterval: config.llm.stalledIntervalMs,
+      maxStalledCount: config.llm.maxStalledCount,
+    },
+  );
+
+  worker.on('failed', (job, err) => {
+    // A job whose worker died again and again never reaches our processor's catch: end it here.
+    if (!job || !/stalled/i.test(err.message)) return;
+    const info = {
+      code: 'job_stalled',
+      message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
+    };
+    void jobs
+      .finish(job.data.job_id, 'failed', { error: info }, [
+        { event: 'error', data: info },
+        { event: 'done', data: { status: 'failed' } },
+      ])
+      .then(() => userJobs.release(job.data.owner, job.data.job_id))
+      .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
+      .catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+  });
+  worker.on('error', (err) => slog.error({ err }, 'worker error'));
+  return { worker, breaker, llm };
+}
+
+const served = await Promise.all(servers.map(serveServer));
+const workers = served.map((s) => s.worker);
+// Servers listed without `models`: routing (the next turn, failover) asks them what they serve.
+const stopWatching = pool.watchModels(
+  Object.fromEntries(
+    served.map((s, i) => [servers[i]!.name, async () => (await s.llm.listModels()).map((m) => m.id)]),
+  ),
+);
 
 // Cancel requests reach whichever process holds the job.
 await subscriber.subscribe(keys.cancelChannel());
 subscriber.on('message', (_channel: string, jobId: string) => {
-  if (worker.cancelJob(jobId, 'cancelled by the client')) log.info({ jobId }, 'cancelling job');
+  if (workers.some((w) => w.cancelJob(jobId, 'cancelled by the client')))
+    log.info({ jobId }, 'cancelling job');
 });
 
 await runWorkerLifecycle({
   workerId,
-  worker,
+  worker: workers,
   registry,
   redis,
   log,
   closeOthers: async () => {
-    breaker.stop();
+    stopWatching();
+    for (const s of served) s.breaker.stop();
     metricsServer?.close();
-    await Promise.allSettled([chat.close(), llm.close()]);
+    await Promise.allSettled([chat.close(), ...served.map((s) => s.llm.close())]);
     subscriber.disconnect();
     await storeRedis.quit().catch(() => {});
   },
@@ -174,6 +215,7 @@ log.info(
     backend: config.llm.service,
     baseUrl: config.llm.baseUrl,
     concurrency: config.llm.concurrency,
+    servers: servers.map((s) => ({ name: s.name, url: s.baseUrl, concurrency: s.concurrency })),
     metricsPort: boundPort(metricsServer),
   },
   'llm-worker ready',

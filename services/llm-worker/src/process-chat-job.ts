@@ -13,6 +13,7 @@ import type { Logger } from '@gateway/logger';
 import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
 import { buildPrompt } from './build-prompt.js';
+import { OUTAGE_CODES } from './circuit-breaker.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
 
@@ -31,6 +32,17 @@ export interface ChatJobDeps {
   /** Gives the owner's slot back (USER_MAX_ACTIVE_JOBS) when the job ends; idempotent. */
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
   observe?: ChatObserver;
+  /** In a pool of GPU servers: which server runs the job here, and how it leaves for another. */
+  placement?: Placement;
+}
+
+/** The pool's side of one job (see ChatPool): where it runs, and the two ways it moves elsewhere. */
+export interface Placement {
+  server: string;
+  /** Puts a copy found on this server's queue onto the queue of the server its record names. */
+  forward(to: string): Promise<void>;
+  /** After an outage cut the job off at `attempt`: back to waiting on another server; null when none can. */
+  handOver(attempt: number): Promise<string | null>;
 }
 
 /** Where a job's timings go (Prometheus in production); every figure in milliseconds or counts. */
@@ -60,6 +72,8 @@ export type ChatOutcome =
   | { outcome: 'retry'; error: GatewayError }
   /** The backend is down: the job goes back to the line, without losing an attempt. */
   | { outcome: 'backend_down'; error: GatewayError }
+  /** It runs on another server of the pool now (failover, or a copy left here by one). */
+  | { outcome: 'moved'; server: string }
   | { outcome: 'failed'; error: GatewayError };
 
 const ttsFor = (data: ChatJobData): TtsInfo => {
@@ -91,9 +105,14 @@ export async function processChatJob(
   const { jobs, log } = deps;
   const id = data.job_id;
   // The start script checks the record itself (gone, ended, cancel asked), so the common path costs one call.
-  const start = await jobs.start(id);
+  const start = await jobs.start(id, Date.now(), deps.placement?.server ?? '');
   if (!start.started) {
     if (start.status === 'cancel_requested') return cancel(data, deps, { started: false });
+    if (start.status.startsWith('moved:') && deps.placement) {
+      const to = start.status.slice('moved:'.length);
+      await deps.placement.forward(to);
+      return { outcome: 'moved', server: to };
+    }
     const rec = TERMINAL_STATUSES.has(start.status as JobStatus) ? await jobs.get(id) : null;
     if (!rec) {
       await deps.userJobs?.release(data.owner, id);
@@ -148,7 +167,35 @@ export async function processChatJob(
       }
       return cancel(data, deps);
     }
-    if (error.retryable && (await deps.breaker?.onFailure(error))) {
+    if (error.retryable && OUTAGE_CODES.has(error.code) && deps.placement) {
+      // Cut off by a failing server: the job runs again (attempt + 1) on another that serves its model.
+      const down = deps.breaker?.onFailure(error);
+      const to = await deps.placement.handOver(attempt);
+      await down;
+      if (to) {
+        log.warn({ err: error, attempt, from: deps.placement.server, to }, 'server failed; job moved');
+        await jobs.patch(id, {}, [
+          {
+            event: 'status',
+            data: {
+              status: 'queued',
+              attempt,
+              reason: `server ${deps.placement.server} failed; moved to ${to}`,
+            },
+          },
+        ]);
+        return { outcome: 'moved', server: to };
+      }
+      if (await down) {
+        await jobs.patch(id, { status: 'queued' }, [
+          {
+            event: 'status',
+            data: { status: 'queued', attempt, reason: 'backend unavailable; waiting for it' },
+          },
+        ]);
+        return { outcome: 'backend_down', error };
+      }
+    } else if (error.retryable && (await deps.breaker?.onFailure(error))) {
       await jobs.patch(id, { status: 'queued' }, [
         {
           event: 'status',

@@ -1,0 +1,310 @@
+import type { ChatJobData } from '@gateway/contracts';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BackendState } from './backend-state.js';
+import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
+import { QueueStats } from './queue-stats.js';
+import { chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
+import { type Route, route, type ServerLoad } from './routing.js';
+
+/**
+ * KEYS: job record. ARGV: mode, expected server ('' = none yet), new server, attempt (mode `requeue`).
+ * Names the server a job runs on; the record is the one arbiter, so a job sitting in two queues at once
+ * (a move half done, two dispatchers racing) still runs on one server only (START_JOB checks it).
+ * - `new`: a job not yet placed (no server), still queued.
+ * - `move`: a waiting job leaves `expected` (its server failed).
+ * - `requeue`: a job cut off mid-generation on `expected`, at `attempt`, goes back to waiting elsewhere.
+ * Returns 1 when changed, else 0 and the record's current server (or '' when the record is gone).
+ */
+const ASSIGN_SERVER = `
+local h = redis.call('HMGET', KEYS[1], 'status', 'server', 'attempt')
+if not h[1] then return {0, ''} end
+local current = h[2] or ''
+if current ~= ARGV[2] then return {0, current} end
+if ARGV[1] == 'requeue' then
+  if h[1] ~= 'running' or h[3] ~= ARGV[4] then return {0, current} end
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'server', ARGV[3])
+else
+  if h[1] ~= 'queued' then return {0, current} end
+  redis.call('HSET', KEYS[1], 'server', ARGV[3])
+end
+return {1, ARGV[3]}
+`;
+
+/** KEYS: conversation meta. ARGV: server. Remembers where the conversation ran last (a gone one stays gone). */
+const SET_AFFINITY = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'server', ARGV[1]) end
+`;
+
+export interface PoolServerInfo {
+  name: string;
+  concurrency: number;
+  /** Configured models; null: the server's own list (see `discovered`). */
+  models: readonly string[] | null;
+}
+
+export interface ChatPoolOptions {
+  servers: readonly PoolServerInfo[];
+  keys: Keys;
+  /** Our own commands. */
+  redis: Redis;
+  /** BullMQ's connection. */
+  queueRedis: Redis;
+  retry: RetryPolicy;
+}
+
+interface Member {
+  info: PoolServerInfo;
+  queue: Queue;
+  stats: QueueStats;
+  state: BackendState;
+  /** What the server itself reported (for a server whose models are not configured). */
+  discovered: readonly string[] | null;
+}
+
+/** How a job got where it is; logged by the caller. */
+export type Placement = { server: string; route: Route['reason'] | 'already_placed' };
+
+/**
+ * The GPU servers of the gateway, each with its own BullMQ queue (own global concurrency, own hash slot),
+ * statistics and up/down state. Places each job on one server (routing.ts decides), moves waiting jobs
+ * off a failed server, and hands a job cut off mid-generation to another server. A pool of one does none
+ * of the reads or writes routing needs: it places every job on its one queue, as before pools existed.
+ */
+export class ChatPool {
+  private readonly members = new Map<string, Member>();
+  private readonly assign;
+  private readonly affinity;
+
+  constructor(private readonly o: ChatPoolOptions) {
+    for (const info of o.servers) {
+      const name = o.keys.chatQueue(info.name);
+      this.members.set(info.name, {
+        info,
+        queue: createQueue(name, o.queueRedis, o.keys),
+        stats: new QueueStats(o.redis, o.keys, name, o.keys.serverStats(info.name)),
+        state: new BackendState(o.redis, o.keys, o.keys.serverState(info.name)),
+        discovered: null,
+      });
+    }
+    this.assign = luaScript(o.redis, 'gwAssignServer', 1, ASSIGN_SERVER);
+    this.affinity = luaScript(o.redis, 'gwSetAffinity', 1, SET_AFFINITY);
+  }
+
+  get names(): string[] {
+    return [...this.members.keys()];
+  }
+
+  get single(): boolean {
+    return this.members.size === 1;
+  }
+
+  private member(server: string): Member {
+    const m = this.members.get(server);
+    if (!m) throw new Error(`no server named ${server} in the pool`);
+    return m;
+  }
+
+  queue(server: string): Queue {
+    return this.member(server).queue;
+  }
+
+  stats(server: string): QueueStats {
+    return this.member(server).stats;
+  }
+
+  state(server: string): BackendState {
+    return this.member(server).state;
+  }
+
+  concurrency(server: string): number {
+    return this.member(server).info.concurrency;
+  }
+
+  /** Records the models a server reported (used when its entry lists none). */
+  setDiscovered(server: string, models: readonly string[] | null): void {
+    this.member(server).discovered = models;
+  }
+
+  /**
+   * Keeps the model lists of servers listed without `models` fresh: asks each (`list`, the server's
+   * `/v1/models` or `/api/tags`) now and every `everyMs`; a failed ask keeps the last list. Returns a stop.
+   */
+  watchModels(lists: Record<string, () => Promise<string[]>>, everyMs = 30_000): () => void {
+    const ask = () => {
+      for (const [server, list] of Object.entries(lists)) {
+        if (this.member(server).info.models) continue;
+        list().then(
+          (models) => this.setDiscovered(server, models),
+          () => {},
+        );
+      }
+    };
+    ask();
+    const timer = setInterval(ask, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** The models a server serves: configured, else as it reported them; null while unknown. */
+  modelsOf(server: string): readonly string[] | null {
+    const m = this.member(server);
+    return m.info.models ?? m.discovered;
+  }
+
+  /** Load and health of every server, read fresh (pipelined: one round trip). */
+  async load(): Promise<ServerLoad[]> {
+    const { redis, keys } = this.o;
+    return Promise.all(
+      [...this.members.values()].map(async (m) => {
+        const q = keys.chatQueue(m.info.name);
+        const [wait, prioritized, active, state, stats] = await Promise.all([
+          redis.llen(keys.bull(q, 'wait')),
+          redis.zcard(keys.bull(q, 'prioritized')),
+          redis.llen(keys.bull(q, 'active')),
+          redis.hget(keys.serverState(m.info.name), 'status'),
+          redis.hmget(keys.serverStats(m.info.name), 'gap_ms', 'avg_ms'),
+        ]);
+        return {
+          name: m.info.name,
+          models: this.modelsOf(m.info.name),
+          concurrency: m.info.concurrency,
+          healthy: state !== 'down',
+          waiting: wait + prioritized,
+          running: active,
+          slotGapMs: stats[0] ? Number(stats[0]) : null,
+          avgJobMs: stats[1] ? Number(stats[1]) : null,
+        };
+      }),
+    );
+  }
+
+  /** Where a job would go now (no writes). */
+  async pick(
+    data: Pick<ChatJobData, 'model' | 'conversation_id' | 'kind'>,
+    exclude?: string,
+  ): Promise<Route> {
+    if (this.single && !exclude) return { server: this.names[0]!, reason: 'shortest_wait' };
+    const [servers, affinity] = await Promise.all([
+      this.load(),
+      data.kind === 'roleplay'
+        ? this.o.redis.hget(this.o.keys.conversation(data.conversation_id), 'server')
+        : Promise.resolve(null),
+    ]);
+    return route(servers, { model: data.model, affinity, exclude: exclude ?? null });
+  }
+
+  /**
+   * Puts a job on a server's queue: the routed one, or the one its record already names (a second add of
+   * the same job, from the api and a worker racing on a conversation's next turn, lands in the same queue,
+   * where BullMQ ignores the known job id). Also remembers the server as the conversation's (affinity).
+   */
+  async add(data: ChatJobData, priority: number): Promise<Placement> {
+    let placement: Placement;
+    if (this.single) {
+      placement = { server: this.names[0]!, route: 'shortest_wait' };
+    } else {
+      const r = await this.pick(data);
+      // A model no server serves was refused at submission; a pool changed since then keeps the job on
+      // the first server, where it fails with the backend's own error instead of vanishing.
+      const chosen = r.server ?? this.names[0]!;
+      const [ok, current] = (await this.assign(this.o.keys.job(data.job_id), 'new', '', chosen, 0)) as [
+        number,
+        string,
+      ];
+      placement =
+        ok === 1 || !current
+          ? { server: chosen, route: r.reason }
+          : { server: current, route: 'already_placed' };
+      if (!this.members.has(placement.server)) placement = { server: chosen, route: r.reason };
+      await this.remember(data, placement.server);
+    }
+    await this.enqueue(placement.server, data, priority);
+    return placement;
+  }
+
+  /** The conversation's next turn goes where this one runs (a role-play conversation only). */
+  private async remember(data: ChatJobData, server: string): Promise<void> {
+    if (data.kind === 'roleplay') await this.affinity(this.o.keys.conversation(data.conversation_id), server);
+  }
+
+  private async enqueue(server: string, data: ChatJobData, priority: number): Promise<void> {
+    const opts = chatJobOptions(data.job_id, this.o.retry);
+    await this.queue(server).add('chat', data, priority > 0 ? { ...opts, priority } : opts);
+  }
+
+  /** A copy of a job found on the wrong queue (its record names `server`): put it where it belongs. */
+  async forward(server: string, data: ChatJobData, priority: number): Promise<void> {
+    await this.enqueue(server, data, priority);
+  }
+
+  /**
+   * Failover of waiting jobs: moves the jobs waiting on `from` (its breaker is open) to the healthy
+   * servers that serve their models, up to `limit` per call. A job that no healthy server can take stays.
+   * Safe to run from several workers at once: the record says which server a job belongs to, and a copy
+   * left behind is forwarded by the worker that takes it. Returns how many moved.
+   */
+  async moveWaiting(from: string, limit = 500): Promise<number> {
+    const q = this.queue(from);
+    const waiting = await q.getJobs(['prioritized', 'wait'], 0, limit - 1, true);
+    let moved = 0;
+    for (const job of waiting) {
+      if (!job?.id) continue;
+      const data = job.data as ChatJobData;
+      const r = await this.pick(data, from);
+      if (!r.server || r.reason === 'none_healthy') continue;
+      const [ok, current] = (await this.assign(this.o.keys.job(job.id), 'move', from, r.server, 0)) as [
+        number,
+        string,
+      ];
+      if (ok === 1) {
+        await this.remember(data, r.server);
+        await this.enqueue(r.server, data, job.opts.priority ?? 0);
+        moved++;
+      } else if (current === from) {
+        // Running or ended meanwhile: not ours to move.
+        continue;
+      }
+      // Moved (by us or by another worker) or gone: the copy here must not wait for the dead server.
+      await job.remove().catch(() => {});
+    }
+    return moved;
+  }
+
+  /**
+   * A job cut off mid-generation on `from` (attempt `attempt`) goes back to waiting on another healthy
+   * server that serves its model; it runs there as attempt + 1. Null when none can take it (the caller
+   * then lets it wait for `from`).
+   */
+  async handOver(data: ChatJobData, priority: number, from: string, attempt: number): Promise<string | null> {
+    if (this.single) return null;
+    const r = await this.pick(data, from);
+    if (!r.server || r.reason === 'none_healthy') return null;
+    const [ok] = (await this.assign(this.o.keys.job(data.job_id), 'requeue', from, r.server, attempt)) as [
+      number,
+      string,
+    ];
+    if (ok !== 1) return null;
+    await this.remember(data, r.server);
+    await this.enqueue(r.server, data, priority);
+    return r.server;
+  }
+
+  /** Jobs waiting over all servers. */
+  async depth(): Promise<number> {
+    const all = await Promise.all([...this.members.values()].map((m) => m.stats.depth()));
+    return all.reduce((a, b) => a + b, 0);
+  }
+
+  /** The server a job was placed on (the pool of one's when not recorded). */
+  async serverOf(jobId: string): Promise<string> {
+    if (this.single) return this.names[0]!;
+    const s = await this.o.redis.hget(this.o.keys.job(jobId), 'server');
+    return s && this.members.has(s) ? s : this.names[0]!;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.members.values()].map((m) => m.queue.close()));
+  }
+}
