@@ -21,6 +21,8 @@ export interface JobRecord {
   cancelRequested: boolean;
   /** The fair-share priority it was given (0: none). */
   priority: number;
+  /** The GPU server of the pool it was placed on (null: not placed yet, or a pool of one). */
+  server: string | null;
   data: ChatJobData | null;
 }
 
@@ -120,6 +122,7 @@ export class JobStore {
       error: json<JobErrorInfo>(h.error),
       cancelRequested: h.cancel_requested === '1',
       priority: Number(h.priority ?? 0),
+      server: h.server || null,
       data: json<ChatJobData>(h.data),
     };
   }

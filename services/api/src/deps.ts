@@ -1,10 +1,11 @@
 import { type AudioStore, createAudioStore } from '@gateway/audio-store';
 import type { Config } from '@gateway/config';
-import { createLlmClient, type LlmClient } from '@gateway/llm-clients';
+import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import {
   BackendState,
   type ChatDispatcher,
+  type ChatPool,
   type ConversationStore,
   createChatContext,
   createRedis,
@@ -19,6 +20,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AuthServices, createAuthServices } from './auth/services.js';
 import { CharacterStore } from './characters/store.js';
+import { PoolBackends } from './pool-backends.js';
 
 /** Everything the api's routes use, built once per process from the configuration. */
 export interface ApiDeps {
@@ -42,6 +44,11 @@ export interface ApiDeps {
   /** Synthesized speech (Redis or a directory), written by the tts-worker. */
   audio: AudioStore;
   backendState: BackendState;
+  /** The GPU servers' queues, statistics and state (a pool of one without LLM_BACKENDS). */
+  pool: ChatPool;
+  /** Health and model lists of every server. */
+  backends: PoolBackends;
+  /** The first server's client (all there is in a pool of one). */
   llm: LlmClient | null;
   auth: AuthServices;
   characters: CharacterStore;
@@ -61,18 +68,14 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     fairShare: config.jobs.fairShare,
     redis,
     queueRedis,
+    servers: config.llm.pool,
   });
-  const { keys, jobs, conversations, chatQueue, ttsQueue } = chat;
-  const llm = config.llm.baseUrl
-    ? createLlmClient({
-        service: config.llm.service,
-        baseUrl: config.llm.baseUrl,
-        timeoutMs: Math.min(config.llm.timeoutMs, 10_000),
-        connections: 4,
-        contextTokens: config.llm.maxContextTokens,
-        ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
-      })
-    : null;
+  const { keys, jobs, conversations, chatQueue, ttsQueue, pool } = chat;
+  const backends = new PoolBackends(config.llm.pool, pool, {
+    timeoutMs: config.llm.timeoutMs,
+    contextTokens: config.llm.maxContextTokens,
+  });
+  const llm = backends.clients.get(pool.names[0]!) ?? null;
   return {
     config,
     log,
@@ -91,12 +94,14 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     hub: new EventHub(subscriber, redis),
     audio: createAudioStore({ ...config.tts.store, redis, keys, ttlSeconds: retention }),
     backendState: new BackendState(redis, keys),
+    pool,
+    backends,
     llm,
     auth: createAuthServices(config, log, redis, keys),
     characters: new CharacterStore(redis, keys),
     userJobs: chat.userJobs,
     async close() {
-      await Promise.allSettled([chat.close(), llm?.close()]);
+      await Promise.allSettled([chat.close(), backends.close()]);
       subscriber.disconnect();
       await Promise.allSettled([redis.quit(), queueRedis.quit()]);
     },

@@ -12,18 +12,27 @@ export interface QueueEstimate {
   workers_online: number | null;
 }
 
-/** Where a waiting job stands: its place in line and when it should start, from recent job times. */
+/** The server a job waits or runs on: its record says; the first server before it was placed. */
+const serverOf = (deps: ApiDeps, rec: JobRecord) =>
+  rec.server && deps.pool.names.includes(rec.server) ? rec.server : deps.pool.names[0]!;
+
+/**
+ * Where a waiting job stands on the server it waits for: its place in that server's line and when it
+ * should start, from that server's recent job times and cap.
+ */
 export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<QueueEstimate> {
   const queued = rec.status === 'queued';
+  const server = serverOf(deps, rec);
+  const stats = deps.pool.stats(server);
   const [workers, position, gapMs, avgMs] = await Promise.all([
     deps.llmWorkers.online(),
-    queued ? deps.chatStats.position(rec.id) : Promise.resolve(null),
-    queued ? deps.chatStats.slotGapMs() : Promise.resolve(null),
-    queued ? deps.chatStats.averageJobMs() : Promise.resolve(null),
+    queued ? stats.position(rec.id) : Promise.resolve(null),
+    queued ? stats.slotGapMs() : Promise.resolve(null),
+    queued ? stats.averageJobMs() : Promise.resolve(null),
   ]);
   // The job starts after `position` slots free up: one every measured gap while saturated, or, before
-  // any gap was seen, one every average run time divided by the concurrency.
-  const perPlaceMs = gapMs ?? (avgMs ?? 2_000) / deps.config.llm.concurrency;
+  // any gap was seen, one every average run time divided by the server's cap.
+  const perPlaceMs = gapMs ?? (avgMs ?? 2_000) / deps.pool.concurrency(server);
   const eta = position === null ? null : Math.round((position * perPlaceMs) / 100) / 10;
   return { queue_position: position, eta_seconds: eta, workers_online: workers };
 }
@@ -31,7 +40,9 @@ export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<Queu
 export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobView> {
   const [q, backend] = await Promise.all([
     estimateQueue(deps, rec),
-    rec.status === 'queued' || rec.status === 'running' ? deps.backendState.get() : Promise.resolve(null),
+    rec.status === 'queued' || rec.status === 'running'
+      ? deps.pool.state(serverOf(deps, rec)).get()
+      : Promise.resolve(null),
   ]);
   const tts =
     rec.tts && rec.tts.status === 'completed' ? { ...rec.tts, audio_url: jobLinks(rec.id).audio } : rec.tts;

@@ -7,6 +7,7 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
+import { modelNotServed } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 
@@ -34,6 +35,11 @@ export interface SubmitInput {
 export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<ChatJobAccepted> {
   const { config, redis, keys, jobs, conversations } = deps;
   const { owner, body } = input;
+  const model = body.model ?? config.llm.model;
+  // A model no server of the pool serves is refused before anything is stored.
+  if (!deps.pool.single && !deps.backends.serves(model)) {
+    throw modelNotServed(model, deps.backends.knownModels());
+  }
   let idemKey: string | null = null;
   const jobId = newId();
   if (input.idempotencyKey) {
@@ -89,7 +95,7 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         character,
         persona: body.persona ?? null,
         scenario: body.scenario ?? null,
-        model: body.model ?? config.llm.model,
+        model,
         temperature: body.temperature ?? config.llm.temperature,
         top_p: body.top_p ?? null,
         max_tokens: body.max_tokens ?? config.llm.maxTokens,
@@ -165,7 +171,8 @@ async function holdUserSlot(deps: ApiDeps, owner: string, jobId: string): Promis
 
 /** Refuses new work beyond the configured depth, with a wait estimated from the backlog. */
 async function checkQueueRoom(deps: ApiDeps): Promise<void> {
-  const depth = await deps.chatStats.depth();
+  // The pool's whole backlog: QUEUE_MAX_DEPTH bounds what the gateway holds, whatever the servers.
+  const depth = deps.pool.single ? await deps.chatStats.depth() : await deps.pool.depth();
   const max = deps.config.jobs.maxQueueDepth;
   if (depth < max) return;
   const avgMs = (await deps.chatStats.averageJobMs()) ?? 2_000;

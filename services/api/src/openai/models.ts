@@ -6,7 +6,8 @@ const FRESH_MS = 10_000;
 const STALE_MS = 10 * 60_000;
 
 export interface CatalogOptions {
-  llm: LlmClient | null;
+  /** The pool's model lists (every server's); null without a backend URL. */
+  llm: Pick<LlmClient, 'listModels'> | null;
   service: 'vllm' | 'ollama';
   defaultModel: string;
 }

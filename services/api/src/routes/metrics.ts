@@ -24,15 +24,19 @@ const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   new Gauge({
     name: 'gateway_queue_jobs',
     help: 'Jobs in each queue by state',
-    labelNames: ['queue', 'state'],
+    // `backend`: the GPU server a chat queue belongs to (one queue per server).
+    labelNames: ['queue', 'state', 'backend'],
     registers: [registry],
     async collect() {
-      for (const [name, queue] of [
-        ['chat', deps.chatQueue],
-        ['tts', deps.ttsQueue],
-      ] as const) {
+      const queues = [
+        ...deps.pool.names.map((backend) => ({ name: 'chat', queue: deps.pool.queue(backend), backend })),
+        { name: 'tts', queue: deps.ttsQueue, backend: null },
+      ];
+      for (const { name, queue, backend } of queues) {
         const counts = await queue.getJobCounts(...STATES).catch(() => null);
-        for (const state of STATES) if (counts) this.set({ queue: name, state }, counts[state] ?? 0);
+        for (const state of STATES) {
+          if (counts) this.set({ queue: name, state, ...(backend ? { backend } : {}) }, counts[state] ?? 0);
+        }
       }
     },
   });
@@ -58,11 +62,13 @@ const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
       this.set({ kind: 'tts' }, tts);
     },
   });
-  new Gauge({
+  const limit = new Gauge({
     name: 'gateway_backend_concurrency_limit',
-    help: 'The global limit of requests in flight at the backend (LLM_CONCURRENCY)',
+    help: 'The global limit of requests in flight at each backend (its concurrency over all workers)',
+    labelNames: ['backend'],
     registers: [registry],
-  }).set(deps.config.llm.concurrency);
+  });
+  for (const s of deps.config.llm.pool) limit.set({ backend: s.name }, s.concurrency);
 
   app.addHook('onResponse', async (req, reply) => {
     // Unmatched routes share one label, so random URLs cannot blow up the series count.

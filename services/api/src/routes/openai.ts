@@ -31,7 +31,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
   const limitSubmissions = await submissionRateLimit(app, deps);
   const { config } = deps;
   const catalog = new ModelCatalog({
-    llm: deps.llm,
+    llm: deps.llm ? deps.backends : null,
     service: config.llm.service,
     defaultModel: config.llm.model,
   });

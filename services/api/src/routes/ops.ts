@@ -35,7 +35,8 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
     {
       schema: {
         tags: ['ops'],
-        summary: "Readiness: Redis and the backend's own health check",
+        summary:
+          "Readiness: Redis, and every server's own health check (200 while each model has a healthy server)",
         response: { 200: Ready },
       },
     },
@@ -51,20 +52,29 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
           failed.push(name);
         }
       };
-      await Promise.all([
+      const [, servers] = await Promise.all([
         probe('redis', () => deps.redis.ping()),
-        probe('backend', async () => {
-          if (!deps.llm) throw new Error('no backend URL configured');
-          await deps.llm.health();
-        }),
+        deps.backends.health(),
       ]);
+      // The pool of one keeps its classic check name; a pool names each server.
+      for (const s of servers) checks[deps.pool.single ? 'backend' : `backend:${s.name}`] = s.check;
+      // Ready while every model the pool serves has a healthy server: one server down is failover's job.
+      const uncovered = deps.pool.single ? [] : deps.backends.uncovered(servers);
+      if (deps.pool.single ? !servers[0]?.ok : uncovered.length > 0 || servers.every((s) => !s.ok)) {
+        failed.push(
+          ...servers.filter((s) => !s.ok).map((s) => (deps.pool.single ? 'backend' : `backend:${s.name}`)),
+        );
+      }
       const [llm, tts] = await Promise.all([
         deps.llmWorkers.online().catch(() => 0),
         deps.ttsWorkers.online().catch(() => 0),
       ]);
       if (failed.length > 0) {
-        const waiting = await deps.chatStats.depth().catch(() => null);
-        const note = failed.includes('backend') && waiting ? `; ${waiting} jobs are waiting for it` : '';
+        const waiting = await deps.pool.depth().catch(() => null);
+        const backendDown = failed.some((f) => f.startsWith('backend'));
+        const note =
+          (uncovered.length ? `; no healthy server serves ${uncovered.join(', ')}` : '') +
+          (backendDown && waiting ? `; ${waiting} jobs are waiting for it` : '');
         throw new GatewayError(
           'not_ready',
           `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}${note}`,
@@ -85,7 +95,8 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
     async () => {
       if (!deps.llm) throw new GatewayError('backend_unavailable', 'no backend URL configured');
       if (cache && Date.now() - cache.at < 10_000) return cache.view;
-      const models = await deps.llm.listModels();
+      // Every server's models, each once (in a pool, `details.servers` says which serve it).
+      const models = await deps.backends.listModels();
       cache = { at: Date.now(), view: { backend: deps.config.llm.service, models } };
       return cache.view;
     },
