@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { ChatJobAccepted } from '@gateway/contracts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestSession, loginSession, registerSession } from '../support/auth.js';
+import { createAdmin } from '../support/admin.js';
+import { guestSession, loginSession } from '../support/auth.js';
 import { call } from '../support/http.js';
 import { ROOT, type RunningProcess, type Stack, startStack } from '../support/stack.js';
 import { closeAgent, type FuzzOutcome, type FuzzRequest, rssOf, send } from './raw-http.js';
@@ -121,10 +122,13 @@ describe('bad input fuzz', () => {
         SUBMIT_RATE_PER_USER: '1000000',
         SUBMIT_RATE_PER_IP: '1000000',
         SSE_MAX_PER_USER: '10000',
+        SPEECH_RATE_PER_USER: '1000000',
+        SPEECH_MAX_CONCURRENT_PER_USER: '10000',
       },
     });
     api = stack.processes.find((p) => p.name === 'api')!;
-    const admin = await registerSession(stack.apiUrl, ADMIN.username, ADMIN.password);
+    await createAdmin(stack, ADMIN.username, ADMIN.password);
+    const admin = await loginSession(stack.apiUrl, ADMIN.username, ADMIN.password);
     const other = await guestSession(stack.apiUrl);
     const otherJob = await call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, {
       body: { message: '다른 사람' },

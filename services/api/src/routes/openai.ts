@@ -10,7 +10,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
 import { installErrorHandling } from '../errors.js';
 import { ownerOf } from '../identity.js';
-import { submissionRateLimit } from '../limits.js';
+import { speechRateLimit, submissionRateLimit } from '../limits.js';
 import { waitForCompletion } from '../openai/completion.js';
 import { sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
@@ -29,6 +29,7 @@ const errors = { 400: OpenAiErrorBody, 401: OpenAiErrorBody, 429: OpenAiErrorBod
 export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   installErrorHandling(app, sendOpenAiError);
   const limitSubmissions = await submissionRateLimit(app, deps);
+  const limitSpeech = await speechRateLimit(app, deps);
   const { config } = deps;
   const catalog = new ModelCatalog({
     llm: deps.llm,
@@ -98,6 +99,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
   app.post(
     '/audio/speech',
     {
+      // SPEECH_RATE_PER_USER per window; SPEECH_MAX_CONCURRENT_PER_USER at once (in SpeechService).
+      onRequest: limitSpeech,
       schema: {
         tags: ['openai'],
         summary: 'OpenAI speech through the TTS queue; answers the audio bytes',
