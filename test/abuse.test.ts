@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin } from './support/admin.js';
 import { cookiesOf, loginSession, type TestSession } from './support/auth.js';
 import { call, waitFor } from './support/http.js';
-import { type Stack, startStack } from './support/stack.js';
+import { type Stack, startStack, stopProcess } from './support/stack.js';
 
 /**
  * Abuse hardening (issue #19) against real processes: what a stranger, a guest or a greedy user can do
@@ -367,3 +367,63 @@ describe('what strangers learn, and cookies behind a TLS proxy', () => {
     expect(line).toMatch(/;\s*Secure/i);
   });
 });
+
+describe('OpenAI streams are SSE streams like the others', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      kind: 'vllm',
+      // The first token takes long: streams stay open (on heartbeats) for as long as the test needs.
+      sim: { ttftMs: 60_000 },
+      env: { JWT_SECRET: SECRET, SSE_MAX_PER_USER: '2', SSE_HEARTBEAT_MS: '200' },
+    });
+  });
+  afterAll(() => stack?.stop());
+  const MODEL = 'unsloth/gemma-3-27b-it-bnb-4bit';
+
+  /** Opens a streamed completion; resolves once its status line is in, with a reader of the rest. */
+  async function openStream(s: TestSession) {
+    const res = await fetch(`${stack.apiUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...s.bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: '안녕' }] }),
+    });
+    const rest = res.status === 200 ? res.text() : Promise.resolve('');
+    return { res, rest, body: res.status === 200 ? null : ((await res.json()) as Record<string, unknown>) };
+  }
+  const sseClients = async () => {
+    const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    return Number(/gateway_sse_clients\{[^}]*\} (\d+)/.exec(text)?.[1]);
+  };
+
+  it('counts them against SSE_MAX_PER_USER and in gateway_sse_clients; shutdown ends them with [DONE]', async () => {
+    const s = await loginGuest(stack.apiUrl);
+    const open = [await openStream(s), await openStream(s)];
+    expect(open.map((o) => o.res.status)).toEqual([200, 200]);
+    expect(await sseClients()).toBe(2);
+    const third = await openStream(s);
+    expect(third.res.status).toBe(429);
+    expect(third.body).toMatchObject({ error: { type: 'rate_limit_error', code: 'rate_limited' } });
+    // One limit for both kinds: a job event stream is refused too.
+    const job = await call<{ job_id: string }>(`${stack.apiUrl}/chat/jobs`, {
+      body: { message: '안녕' },
+      headers: s.bearer,
+    });
+    const events = await fetch(`${stack.apiUrl}/chat/jobs/${job.body.job_id}/events`, { headers: s.bearer });
+    expect(events.status).toBe(429);
+    await events.body?.cancel();
+    // Shutdown ends the streams: an error chunk, then [DONE], framed as OpenAI frames them.
+    const api = stack.processes.find((p) => p.name === 'api')!;
+    await stopProcess(api);
+    for (const o of open) {
+      const frames = (await o.rest).split('\n\n').filter(Boolean);
+      expect(frames.every((f) => f.startsWith('data: ') || f.startsWith(': '))).toBe(true);
+      expect(frames.at(-1)).toBe('data: [DONE]');
+      expect(JSON.parse(frames.at(-2)!.slice(6))).toMatchObject({ error: { code: 'not_ready' } });
+    }
+  }, 60_000);
+});
+
+async function loginGuest(apiUrl: string): Promise<TestSession> {
+  return session(apiUrl, '/auth/guest', '127.0.0.1');
+}

@@ -40,6 +40,6 @@ export function issueSession(
   return { token, expiresAt: new Date(claims.exp * 1000) };
 }
 
-export function clearSessionCookie(req: FastifyRequest, reply: FastifyReply, auth: AuthServices): void {
+export function clearSessionCookie(_req: FastifyRequest, reply: FastifyReply, auth: AuthServices): void {
   reply.clearCookie(SESSION_COOKIE, cookieOptions(auth));
 }

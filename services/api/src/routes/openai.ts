@@ -16,7 +16,7 @@ import { sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
 import { completionParams } from '../openai/request.js';
 import { SpeechService } from '../openai/speech.js';
-import { streamCompletion } from '../openai/stream.js';
+import { reserveStream, streamCompletion } from '../openai/stream.js';
 import { submitOpenAiJob } from '../openai/submit.js';
 
 const errors = { 400: OpenAiErrorBody, 401: OpenAiErrorBody, 429: OpenAiErrorBody, 503: OpenAiErrorBody };
@@ -88,10 +88,15 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
           { retryAfter: Math.max(1, Math.ceil(config.llm.breakerProbeMs / 1000)) },
         );
       }
-      const data = await submitOpenAiJob(deps, { owner, model, params, character });
+      // A stream counts against SSE_MAX_PER_USER with the job event streams: refused before a job is made.
+      const release = params.stream ? await reserveStream(deps, owner) : () => {};
+      const data = await submitOpenAiJob(deps, { owner, model, params, character }).catch((err: unknown) => {
+        release();
+        throw err;
+      });
       reply.header('x-job-id', data.job_id);
       req.log.info({ jobId: data.job_id, stream: params.stream }, 'openai completion accepted');
-      if (params.stream) return streamCompletion(deps, reply, data, params.includeUsage);
+      if (params.stream) return streamCompletion(deps, reply, data, params.includeUsage, release);
       return waitForCompletion(deps, reply, data);
     },
   );
