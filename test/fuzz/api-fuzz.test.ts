@@ -128,7 +128,7 @@ describe('bad input fuzz', () => {
         SUBMIT_RATE_PER_IP: '1000000',
         SSE_MAX_PER_USER: '10000',
         SPEECH_RATE_PER_USER: '1000000',
-        SPEECH_MAX_CONCURRENT_PER_USER: '10000',
+        SPEECH_MAX_CONCURRENT_PER_USER: '1000',
       },
     });
     api = stack.processes.find((p) => p.name === 'api')!;

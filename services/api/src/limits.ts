@@ -6,6 +6,12 @@ import type { ApiDeps } from './deps.js';
 type Check = ReturnType<FastifyInstance['createRateLimit']>;
 
 /**
+ * The client's address, for counting. A client that hung up before its request was handled has none
+ * (req.ip is undefined: the plugin's own default would throw a 500); such requests share one bucket.
+ */
+const clientAddress = (req: FastifyRequest): string => req.ip ?? 'gone';
+
+/**
  * One @fastify/rate-limit instance on its Redis store, in a scope of its own so that two of them (per
  * user, per IP) can count the same request under different keys. Fixed windows counted in Redis: every
  * api instance shares the counts.
@@ -26,7 +32,7 @@ async function limiter(
       nameSpace: deps.keys.rateLimit(scope),
       max,
       timeWindow: windowSeconds * 1000,
-      ...(keyGenerator ? { keyGenerator } : {}),
+      keyGenerator: keyGenerator ?? clientAddress,
     });
     check = child.createRateLimit();
   });
@@ -51,7 +57,7 @@ export async function submissionRateLimit(
     deps,
     'submit-user',
     limits.submitPerUser,
-    (req) => req.user?.id ?? req.ip,
+    (req) => req.user?.id ?? clientAddress(req),
   );
   const perIp = await limiter(app, deps, 'submit-ip', limits.submitPerIp);
   return async (req, reply) => {
@@ -129,7 +135,7 @@ export async function speechRateLimit(
     deps,
     'speech-user',
     speechPerUser,
-    (req) => req.user?.id ?? req.ip,
+    (req) => req.user?.id ?? clientAddress(req),
     window,
   );
   return async (req) => {
