@@ -67,14 +67,15 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
       if (failed.length > 0) {
         const waiting = await deps.chatStats.depth().catch(() => null);
         req.log.warn({ checks, failed, jobsWaiting: waiting }, 'not ready');
+        // The queue depth is public anyway (/metrics).
+        const note = failed.includes('backend') && waiting ? `; ${waiting} jobs are waiting for it` : '';
         // Strangers learn which dependency fails, never its address or error text; admins get it all.
         if (!(await isAdmin(deps.auth, await optionalUser(req, deps.auth)).catch(() => false))) {
-          throw new GatewayError('not_ready', `not ready: ${failed.join(', ')}`, {
+          throw new GatewayError('not_ready', `not ready: ${failed.join(', ')}${note}`, {
             retryAfter: 5,
             details: { failed },
           });
         }
-        const note = failed.includes('backend') && waiting ? `; ${waiting} jobs are waiting for it` : '';
         throw new GatewayError(
           'not_ready',
           `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}${note}`,
