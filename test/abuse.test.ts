@@ -139,6 +139,8 @@ describe('abuse hardening', () => {
       // One line, blank lines up to the field's 200,000 characters, another line.
       data: { name: 'Blank', description: 'd', mes_example: `x\n${'\n'.repeat(199_996)}y` },
     };
+    // A scrape resets the api's event-loop delay maximum: the next one covers the import alone.
+    await fetch(url('/metrics')).then((r) => r.text());
     const t0 = Date.now();
     const imported = call<ErrorBody>(url('/characters/import'), { body: card, headers: guest.bearer });
     const healthTimes: number[] = [];
@@ -157,9 +159,13 @@ describe('abuse hardening', () => {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('import took > 5 s')), 5_000)),
     ]);
     expect(res.status).toBe(201);
-    // Before the fix the import took ~100 s and /health waited behind it; the bounds allow a busy machine.
+    // Before the fix the import took ~100 s and /health waited behind it. Round trips measured here
+    // include this test process's own scheduling on a busy machine; the api's event-loop delay does not.
     expect(Date.now() - t0).toBeLessThan(3_000);
-    expect(Math.max(0, ...healthTimes)).toBeLessThan(500);
+    expect(Math.max(0, ...healthTimes)).toBeLessThan(2_000);
+    const metrics = await fetch(url('/metrics')).then((r) => r.text());
+    const lag = Number(/^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(metrics)?.[1]);
+    expect(lag).toBeLessThan(0.5);
   }, 30_000);
 
   it('limits guest accounts per address with 429 and Retry-After; another address still gets one', async () => {
