@@ -348,6 +348,7 @@ describe('what strangers learn, and cookies behind a TLS proxy', () => {
         JWT_SECRET: SECRET,
         VLLM_BASE_URL: `http://127.0.0.1:${port}`,
         ADMIN_USERS: 'root',
+        GUEST_RATE_GLOBAL: '3',
       },
     });
   });
@@ -371,6 +372,16 @@ describe('what strangers learn, and cookies behind a TLS proxy', () => {
     expect(res.status).toBe(201);
     const line = res.headers.getSetCookie().find((l) => l.startsWith('gw_session='));
     expect(line).toMatch(/;\s*Secure/i);
+  });
+
+  it('caps new guests from everyone together (GUEST_RATE_GLOBAL)', async () => {
+    const answers: { status: number; body: ErrorBody }[] = [];
+    for (let i = 0; i < 4; i++) {
+      answers.push(await call<ErrorBody>(`${stack.apiUrl}/auth/guest`, { method: 'POST' }));
+    }
+    const refused = answers.find((a) => a.status === 429);
+    expect(refused?.body.error.details).toMatchObject({ scope: 'guest_all', limit: 3 });
+    expect(answers.filter((a) => a.status === 201).length).toBeLessThanOrEqual(3);
   });
 });
 
