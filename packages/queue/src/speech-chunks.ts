@@ -95,9 +95,20 @@ export class SpeechChunks {
     this.sealChunks = luaScript(redis, 'gwSealTtsChunks', 2, SEAL_CHUNKS);
   }
 
-  /** Whether chunk `n` of `attempt` was already stored (so it is never spoken twice). */
-  async stored(id: string, attempt: number, n: number): Promise<boolean> {
-    return (await this.redis.hexists(this.keys.job(id), `tts_c:${attempt}:${n}`)) === 1;
+  /**
+   * Whether chunk `n` of `attempt` was already stored (it is never spoken twice), and whether a chunk of
+   * the attempt failed for good (the rest are not tried: a refused voice would be refused again).
+   */
+  async check(id: string, attempt: number, n: number): Promise<{ stored: boolean; failed: boolean }> {
+    const [stored, failed] = await this.redis.hmget(
+      this.keys.job(id),
+      `tts_c:${attempt}:${n}`,
+      `tts_c:${attempt}:failed`,
+    );
+    return {
+      stored: stored !== null && stored !== undefined,
+      failed: failed !== null && failed !== undefined,
+    };
   }
 
   /** Stores chunk `n`'s event (null: nothing to say, or it failed with `failure`) and sends what is in order. */

@@ -18,7 +18,7 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createEngine, type TtsEngine } from './engines/index.js';
 import { guards, processTtsJob } from './process-tts-job.js';
 import { type ChunkJobDeps, failChunk, processChunkJob } from './speak-chunk.js';
-import { DEFER_MS, MAX_DEFERRALS, shouldDefer } from './voice-runs.js';
+import { DEFER_MS, MAX_DEFERRALS, shouldDefer, urgency } from './voice-runs.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'tts-worker', level: config.logLevel });
@@ -99,11 +99,11 @@ async function stepAside(job: Job<TtsJobData>, token: string | undefined): Promi
   if (jobVoice === null || jobVoice === loaded) return false;
   const waiting = (await ttsQueue.getJobs(['prioritized', 'wait'], 0, 99)).map((j) => ({
     voice: voiceOf(j.data as TtsJobData),
-    priority: j.opts.priority ?? 0,
+    priority: urgency(j.opts.priority ?? 0),
   }));
   const defer = shouldDefer({
     jobVoice,
-    jobPriority: job.opts.priority ?? 0,
+    jobPriority: urgency(job.opts.priority ?? 0),
     loadedVoice: loaded,
     deferrals: job.data.deferrals ?? 0,
     maxDeferrals: MAX_DEFERRALS,

@@ -32,7 +32,8 @@ export async function processChunkJob(
   }
   const n = data.chunk ?? 0;
   // A chunk is spoken once per attempt, whatever re-runs or duplicate adds happen.
-  if (await deps.chunks.stored(id, attempt, n)) return { outcome: 'already_ended' };
+  const seen = await deps.chunks.check(id, attempt, n);
+  if (seen.stored) return { outcome: 'already_ended' };
   const rec = await deps.jobs.get(id);
   if (!rec) return { outcome: 'expired' };
   if (rec.attempt !== attempt || !(rec.status === 'running' || rec.status === 'completed')) {
@@ -41,8 +42,9 @@ export async function processChunkJob(
 
   let event: TtsChunkInfo | null = null;
   let failure = '';
-  // Cancel asked: the chunk is passed over without a sound (the job ends cancelled in a moment).
-  if (!rec.cancelRequested && !deps.engine.skip) {
+  // Passed over without a sound: cancel asked (the job ends cancelled in a moment), an earlier chunk
+  // failed for good (the final event says why), or speech is off.
+  if (!rec.cancelRequested && !seen.failed && !deps.engine.skip) {
     try {
       const voice = deps.engine.resolveVoice(data.voice_id);
       const prep = prepareText(data.text, deps.settings);
