@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChatJobAccepted, ChatJobView, TtsChunkInfo } from '@gateway/contracts';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SentenceSplitter } from '../services/llm-worker/src/sentence-splitter.js';
 import { espeakArgs } from '../services/tts-worker/src/engines/espeak.js';
 import { cleanText } from '../services/tts-worker/src/text.js';
 import { parseWav } from '../services/tts-worker/src/wav.js';
-import { guestSession } from './support/auth.js';
+import { guestSession, registerSession } from './support/auth.js';
 import { call, readSse, type SseEvent, waitFor } from './support/http.js';
 import { type Stack, startStack, stopProcess } from './support/stack.js';
 
@@ -195,5 +197,32 @@ describe('speech while the reply streams (espeak-ng, GPU-paced backend)', () => 
       Number(new RegExp(`^${metric}_count\\{[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     expect(count(await scrape('tts-worker'), 'gateway_time_to_first_audio_seconds')).toBeGreaterThan(0);
     expect(count(await scrape('llm-worker'), 'gateway_text_aggregation_seconds')).toBeGreaterThan(0);
+  });
+
+  it('OpenAI voice names work with espeak-ng through the official SDK, each its own voice', async () => {
+    const session = await registerSession(
+      stack.apiUrl,
+      `v_${randomBytes(4).toString('hex')}`,
+      'pw-0123456789ab',
+    );
+    const key = await call<{ key: string }>(`${stack.apiUrl}/auth/api-keys`, {
+      body: { name: 'voice' },
+      headers: session.headers,
+    });
+    const client = new OpenAI({ baseURL: `${stack.apiUrl}/v1`, apiKey: key.body.key, maxRetries: 0 });
+    const speak = async (voice: string) => {
+      const res = await client.audio.speech.create({
+        model: 'tts-1',
+        voice,
+        input: 'Hello there, friend.',
+        response_format: 'wav',
+      });
+      return parseWav(Buffer.from(await res.arrayBuffer())).data;
+    };
+    const [alloy, onyx] = [await speak('alloy'), await speak('onyx')];
+    expect(alloy.length).toBeGreaterThan(1000);
+    expect(Buffer.compare(alloy, onyx)).not.toBe(0);
+    // A name outside the table and OpenAI's list is still the caller's mistake.
+    await expect(speak('Not A Voice')).rejects.toMatchObject({ status: 400 });
   });
 });
