@@ -181,6 +181,26 @@ describe('speech while the reply streams (espeak-ng, GPU-paced backend)', () => 
     await stack.start('tts-worker');
   });
 
+  it('speaks a long reply up to TTS_MAX_CHARS and ends there', async () => {
+    const [worker] = alive('llm-worker');
+    await stopProcess(worker!);
+    await stack.start('llm-worker', { TTS_MAX_CHARS: '60' });
+    try {
+      const id = await submit({ message: 'A very long answer', voice_id: 'en-us', max_tokens: 60 });
+      const all = await events(id);
+      const texts = chunksOf((await view(id)).reply!.content);
+      const spoken = chunkEvents(all).length;
+      expect(spoken).toBeGreaterThan(0);
+      expect(spoken).toBeLessThan(texts.length);
+      expect(texts.slice(0, spoken).join('').length).toBeLessThanOrEqual(60);
+      expect(ttsOf(all.at(-2)!)).toMatchObject({ status: 'completed' });
+      expect(all.at(-1)?.event).toBe('done');
+    } finally {
+      await Promise.all(alive('llm-worker').map((p) => stopProcess(p)));
+      await stack.start('llm-worker');
+    }
+  });
+
   it('measures time to first audio and text aggregation', async () => {
     const id = await submit({ message: 'Measure me', max_tokens: 20 });
     await events(id);

@@ -116,6 +116,7 @@ const newReplySpeech = (data: ChatJobData, attempt: number) =>
   new ReplySpeech(data, attempt, {
     sink: speechSink,
     stripActions: config.tts.stripActions,
+    maxChars: config.tts.maxChars,
     log: log.child({ jobId: data.job_id, attempt }),
     textAggregation: (ms) => metrics.textAggregation.observe(ms / 1000),
   });

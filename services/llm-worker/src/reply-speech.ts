@@ -18,6 +18,7 @@ export const speaksWhileStreaming = (data: ChatJobData) => data.tts && data.tts_
 export class ReplySpeech {
   private readonly splitter: SentenceSplitter;
   private sent = 0;
+  private chars = 0;
   private firstTokenAt = 0;
   private adding: Promise<void> = Promise.resolve();
 
@@ -27,6 +28,8 @@ export class ReplySpeech {
     private readonly o: {
       sink: SpeechSink;
       stripActions: boolean;
+      /** TTS_MAX_CHARS: speech stops once the chunks sent reach this many characters. */
+      maxChars: number;
       log: Logger;
       /** First token to first complete chunk, in ms. */
       textAggregation?: (ms: number) => void;
@@ -49,6 +52,14 @@ export class ReplySpeech {
   }
 
   private send(text: string): void {
+    const length = [...text].length;
+    if (this.chars + length > this.o.maxChars) {
+      if (this.chars <= this.o.maxChars)
+        this.o.log.info({ maxChars: this.o.maxChars }, 'speech stops at TTS_MAX_CHARS');
+      this.chars = this.o.maxChars + 1;
+      return;
+    }
+    this.chars += length;
     const n = this.sent++;
     if (n === 0 && this.firstTokenAt) this.o.textAggregation?.(Date.now() - this.firstTokenAt);
     this.adding = this.adding
