@@ -11,5 +11,6 @@ export * from './lua.js';
 export * from './queue-stats.js';
 export * from './queues.js';
 export * from './redis.js';
+export * from './speech-chunks.js';
 export * from './user-jobs.js';
 export * from './worker-lifecycle.js';

@@ -10,12 +10,15 @@ import {
   createRedis,
   QUEUE,
   runWorkerLifecycle,
+  ttsChunkJobOptions,
   ttsJobOptions,
+  ttsSealJobOptions,
   WorkerRegistry,
 } from '@gateway/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { type ChatObserver, processChatJob } from './process-chat-job.js';
+import { ReplySpeech, type SpeechSink, speaksWhileStreaming } from './reply-speech.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'llm-worker', level: config.logLevel, pretty: config.logPretty });
@@ -78,7 +81,64 @@ const breaker = new CircuitBreaker(chatQueue, llm, new BackendState(redis, keys)
 // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
 await chatQueue.setGlobalConcurrency(config.llm.concurrency);
 
+// Speech while the reply streams: one ReplySpeech per running job, until its hand-off after the reply.
+const speeches = new Map<string, ReplySpeech>();
+const streamsSpeech = (data: ChatJobData) => config.tts.chunkSentences && speaksWhileStreaming(data);
+const speechJob = (data: ChatJobData, text: string, part: Partial<TtsJobData>): TtsJobData => ({
+  job_id: data.job_id,
+  owner: data.owner,
+  text,
+  voice_id: data.voice_id ?? data.character.voice_id ?? null,
+  mode: data.tts_mode,
+  format: 'wav',
+  standalone: false,
+  // Submission time: the tts-worker measures time to first audio from it.
+  created_at: data.created_at,
+  ...part,
+});
+const speechSink: SpeechSink = {
+  chunk: async (data, attempt, chunk, text) => {
+    await ttsQueue.add(
+      'tts',
+      speechJob(data, text, { attempt, chunk }),
+      ttsChunkJobOptions(data.job_id, attempt, chunk, retry),
+    );
+  },
+  seal: async (data, attempt, chunks) => {
+    await ttsQueue.add(
+      'tts',
+      speechJob(data, '', { attempt, chunks }),
+      ttsSealJobOptions(data.job_id, attempt, retry),
+    );
+  },
+};
+const newReplySpeech = (data: ChatJobData, attempt: number) =>
+  new ReplySpeech(data, attempt, {
+    sink: speechSink,
+    stripActions: config.tts.stripActions,
+    maxChars: config.tts.maxChars,
+    log: log.child({ jobId: data.job_id, attempt }),
+    textAggregation: (ms) => metrics.textAggregation.observe(ms / 1000),
+  });
+const replySpeech = (data: ChatJobData, attempt: number) => {
+  if (!streamsSpeech(data)) return null;
+  const speech = newReplySpeech(data, attempt);
+  speeches.set(data.job_id, speech);
+  return speech.onToken;
+};
+
 const handOffTts = async (data: ChatJobData, reply: { content: string }) => {
+  if (streamsSpeech(data)) {
+    let speech = speeches.get(data.job_id);
+    if (!speech) {
+      // A re-run after a crash between the reply and this hand-off: the stored reply, split again, gives
+      // the same chunks whatever its tokens were; chunks already spoken are not spoken again.
+      speech = newReplySpeech(data, (await jobs.get(data.job_id))?.attempt ?? 1);
+      speech.onToken(reply.content);
+    }
+    await speech.finish();
+    return;
+  }
   const tts: TtsJobData = {
     job_id: data.job_id,
     owner: data.owner,
@@ -105,6 +165,7 @@ const worker = new Worker<ChatJobData>(
         dispatcher,
         stats: chat.chatStats,
         handOffTts,
+        replySpeech,
         log: jobLog,
         breaker,
         observe,
@@ -112,7 +173,7 @@ const worker = new Worker<ChatJobData>(
         settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
       },
       { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
-    );
+    ).finally(() => speeches.delete(job.data.job_id));
     jobLog.info({ outcome: result.outcome }, 'chat job ended');
     metrics.jobs.inc({ outcome: result.outcome });
     if (result.outcome === 'retry') throw result.error;
