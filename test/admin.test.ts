@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestSession, registerSession, type TestSession } from './support/auth.js';
+import { createAdmin } from './support/admin.js';
+import { guestSession, loginSession, registerSession, type TestSession } from './support/auth.js';
 import { call } from './support/http.js';
 import { type Stack, startStack } from './support/stack.js';
 
@@ -8,7 +9,8 @@ describe('admin pages', () => {
   let admin: TestSession;
   beforeAll(async () => {
     stack = await startStack({ kind: 'ollama', services: ['api'], env: { ADMIN_USERS: 'boss' } });
-    admin = await registerSession(stack.apiUrl, 'boss', 'correct horse battery staple');
+    await createAdmin(stack, 'boss', 'correct horse battery staple');
+    admin = await loginSession(stack.apiUrl, 'boss', 'correct horse battery staple');
   });
   afterAll(() => stack.stop());
 

@@ -65,6 +65,9 @@ export function baseEnv(prefix: string, simUrl: string, port: number): Record<st
     SSE_MAX_PER_USER: '100000',
     SUBMIT_RATE_PER_USER: '10000000',
     SUBMIT_RATE_PER_IP: '10000000',
+    // Every benchmark user is a guest from 127.0.0.1.
+    GUEST_RATE_PER_IP: '10000000',
+    GUEST_RATE_GLOBAL: '10000000',
   };
 }
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { ChatJobAccepted } from '@gateway/contracts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guestSession, loginSession, registerSession } from '../support/auth.js';
+import { createAdmin } from '../support/admin.js';
+import { guestSession, loginSession } from '../support/auth.js';
 import { call } from '../support/http.js';
 import { ROOT, type RunningProcess, type Stack, startStack } from '../support/stack.js';
 import { closeAgent, type FuzzOutcome, type FuzzRequest, rssOf, send } from './raw-http.js';
@@ -30,6 +31,11 @@ const RSS_BOUND = 400 * 1024 * 1024;
  */
 const RSS_GROWTH_BOUND = 100 * 1024 * 1024;
 const WARM_UP_REQUESTS = 600;
+/** The api's event loop never stalls longer than this while the fuzz runs (nodejs_eventloop_lag_max_seconds). */
+const LAG_BOUND_SECONDS = 0.2;
+/** The largest event-loop delay in a /metrics text: prom-client's max since the previous scrape. */
+const lagMaxOf = (text: string) =>
+  Number(/^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(text)?.[1] ?? Number.NaN);
 
 const SECRET = randomBytes(36).toString('base64url');
 const ADMIN = { username: 'fuzzadmin', password: 'fuzz-admin-password-1' };
@@ -121,10 +127,13 @@ describe('bad input fuzz', () => {
         SUBMIT_RATE_PER_USER: '1000000',
         SUBMIT_RATE_PER_IP: '1000000',
         SSE_MAX_PER_USER: '10000',
+        SPEECH_RATE_PER_USER: '1000000',
+        SPEECH_MAX_CONCURRENT_PER_USER: '1000',
       },
     });
     api = stack.processes.find((p) => p.name === 'api')!;
-    const admin = await registerSession(stack.apiUrl, ADMIN.username, ADMIN.password);
+    await createAdmin(stack, ADMIN.username, ADMIN.password);
+    const admin = await loginSession(stack.apiUrl, ADMIN.username, ADMIN.password);
     const other = await guestSession(stack.apiUrl);
     const otherJob = await call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, {
       body: { message: '다른 사람' },
@@ -175,6 +184,11 @@ describe('bad input fuzz', () => {
       '/health',
       '/admin/users/:id/weight',
       '/metrics',
+      '/auth/guest',
+      '/auth/api-keys/:id',
+      '/characters/import',
+      '/v1/chat/completions',
+      '/v1/audio/speech',
     ]) {
       expect(paths).toContain(p);
     }
@@ -192,6 +206,15 @@ describe('bad input fuzz', () => {
       const byRoute = new Map<string, number>();
       const rss: { sent: number; bytes: number }[] = [];
       const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+      // Every scrape resets the max, so the fuzz's own /metrics answers are read too, besides this poller.
+      const lags: number[] = [];
+      const scrape = async () => {
+        const res = await fetch(`${stack.apiUrl}/metrics`).catch(() => null);
+        if (res?.ok) lags.push(lagMaxOf(await res.text()));
+      };
+      await scrape();
+      lags.length = 0;
+      const poller = setInterval(() => void scrape(), 1_000);
 
       const property = fc.asyncProperty(
         fc.array(planArb(routes, world), { minLength: BATCH, maxLength: BATCH }),
@@ -202,6 +225,10 @@ describe('bad input fuzz', () => {
           const problems: string[] = [];
           outcomes.forEach((o, i) => {
             if (o.ok) statuses.set(o.res.status, (statuses.get(o.res.status) ?? 0) + 1);
+            if (o.ok && o.res.status === 200 && requests[i]!.path.startsWith('/metrics')) {
+              const lag = lagMaxOf(o.res.body.toString('utf8'));
+              if (!Number.isNaN(lag)) lags.push(lag);
+            }
             if (o.ok && process.env.FUZZ_STATS) {
               const k = `${plans[i]!.method} ${plans[i]!.route.path} ${o.res.status}`;
               byRoute.set(k, (byRoute.get(k) ?? 0) + 1);
@@ -224,13 +251,16 @@ describe('bad input fuzz', () => {
         },
       );
       // fc.check, not fc.assert: the counterexample holds megabyte bodies, so the report names requests instead.
-      const details = await fc.check(property, {
-        numRuns: Math.ceil(TOTAL_REQUESTS / BATCH),
-        seed,
-        endOnFailure: true,
-        interruptAfterTimeLimit: TIME_BUDGET_MS,
-        markInterruptAsFailure: true,
-      });
+      const details = await fc
+        .check(property, {
+          numRuns: Math.ceil(TOTAL_REQUESTS / BATCH),
+          seed,
+          endOnFailure: true,
+          interruptAfterTimeLimit: TIME_BUDGET_MS,
+          markInterruptAsFailure: true,
+        })
+        .finally(() => clearInterval(poller));
+      await scrape();
       const why =
         details.errorInstance instanceof Error
           ? details.errorInstance.message
@@ -248,7 +278,8 @@ describe('bad input fuzz', () => {
           rss
             .filter((r, i) => i === 0 || Math.floor(r.sent / 1000) > Math.floor(rss[i - 1]!.sent / 1000))
             .map((r) => mb(r.bytes))
-            .join(' '),
+            .join(' ') +
+          `; event-loop lag max ${(Math.max(...lags) * 1000).toFixed(0)} ms over ${lags.length} scrapes`,
       );
       if (process.env.FUZZ_STATS)
         console.log(
@@ -262,6 +293,12 @@ describe('bad input fuzz', () => {
       expect([...statuses.keys()].filter((s) => s >= 500)).toEqual([]);
       expect(api.proc.exitCode).toBeNull();
       expect(peak).toBeLessThan(RSS_BOUND);
+      // The event loop never stalled: a quadratic regex or a blocking parse would show here first.
+      expect(lags.length).toBeGreaterThan(10);
+      expect(lags.every((l) => !Number.isNaN(l))).toBe(true);
+      expect(Math.max(...lags), `event-loop lag per scrape (s): ${lags.join(' ')}`).toBeLessThan(
+        LAG_BOUND_SECONDS,
+      );
       const trough = (from: number, to: number) =>
         Math.min(...rss.filter((r) => r.sent >= from && r.sent <= to).map((r) => r.bytes));
       const early = trough(WARM_UP_REQUESTS, sent * 0.4);

@@ -53,9 +53,17 @@ export function seedBodies(ids: Record<IdRef, string>): Record<string, Json[]> {
         data: { name: 'Seraphina', description: 'd', first_mes: 'hi' },
       },
       { name: 'V1 card', description: 'd', personality: 'p', scenario: 's', first_mes: 'm' },
+      // Texts that made regexes quadratic: blank lines under a multiline `^\s*<START>`, and friends.
+      { name: 'Blank', description: 'd', mes_example: `x\n${'\n'.repeat(199_996)}y` },
+      { name: 'Starts', description: 'd', mes_example: '<START>\n \n'.repeat(20_000) },
+      { name: 'Braces', description: `{{${' '.repeat(100_000)}`, first_mes: `<${'{'.repeat(50_000)}` },
     ],
     'POST /auth/login': [{ username: 'fuzzadmin', password: 'wrong password' }],
-    'POST /auth/register': [{ username: 'someone_new', password: 'long enough password' }],
+    'POST /auth/register': [
+      { username: 'someone_new', password: 'long enough password' },
+      // A name on ADMIN_USERS, in another case: refused, never an admin.
+      { username: 'FuzzAdmin', password: 'long enough password' },
+    ],
     'POST /auth/guest': [{}, { token: true }],
     'POST /auth/api-keys': [{ name: 'fuzz key' }],
     'PUT /admin/users/:id/weight': [{ weight: 2 }],

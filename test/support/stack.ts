@@ -148,6 +148,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // Load tests submit hundreds of jobs a minute from one address; test/limits.test.ts sets its own.
     SUBMIT_RATE_PER_USER: '10000000',
     SUBMIT_RATE_PER_IP: '10000000',
+    // Every test's guests come from 127.0.0.1; test/abuse.test.ts sets its own guest limits.
+    GUEST_RATE_PER_IP: '10000000',
+    GUEST_RATE_GLOBAL: '10000000',
     ...opts.env,
   };
   const redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });

@@ -43,7 +43,29 @@ export const Env = z.object({
   PORT: int(0).max(65_535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   BODY_LIMIT_BYTES: int().default(256 * 1024),
-  TRUST_PROXY: bool.default(false),
+  // false, a hop count, or the proxies' addresses/CIDRs (comma-separated). `true` means 1 hop: trusting
+  // every hop would let a client's own X-Forwarded-For choose its address.
+  TRUST_PROXY: z
+    .string()
+    .transform((v, ctx): false | number | string[] => {
+      const t = v.trim().toLowerCase();
+      if (['false', '0', 'no', 'off'].includes(t)) return false;
+      if (['true', 'yes', 'on'].includes(t)) return 1;
+      if (/^\d{1,2}$/.test(t)) return Number(t);
+      const list = t
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const address = /^([0-9.]+|[0-9a-f:]*:[0-9a-f:.]*)(\/\d{1,3})?$/;
+      if (list.length > 0 && list.every((a) => address.test(a))) return list;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "must be false, a hop count (1 = one proxy in front), or the proxies' IPs/CIDRs, comma-separated",
+      });
+      return z.NEVER;
+    })
+    .default(false),
   METRICS_PORT: int(0).max(65_535).optional(),
 
   LLM_SERVICE: z.enum(['ollama', 'vllm']).default('ollama'),
@@ -92,12 +114,23 @@ export const Env = z.object({
   SESSION_TTL_SECONDS: int(60)
     .max(30 * 86_400)
     .default(3_600),
+  // Absolute lifetime of a session from its login: sliding renewal never carries it further.
+  SESSION_MAX_SECONDS: int(60)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
+  // Default: true when NODE_ENV=production. Never guessed from the request (a TLS proxy hides https).
   COOKIE_SECURE: bool.optional(),
   AUTH_REGISTRATION: bool.default(true),
   AUTH_GUESTS: bool.default(true),
   LOGIN_MAX_ATTEMPTS: int().max(10_000).default(10),
   LOGIN_MAX_ATTEMPTS_PER_IP: int().max(100_000).default(100),
   LOGIN_WINDOW_SECONDS: int().max(86_400).default(900),
+  // Guest accounts made per client address, and by everyone together, in one window.
+  GUEST_RATE_PER_IP: int().max(100_000_000).default(20),
+  GUEST_RATE_GLOBAL: int().max(100_000_000).default(2_000),
+  GUEST_RATE_WINDOW_SECONDS: int()
+    .max(7 * 86_400)
+    .default(3_600),
   USER_MAX_ACTIVE_JOBS: int().max(100_000).default(20),
 
   JOB_RETENTION_SECONDS: int(60).default(86_400),
@@ -113,6 +146,10 @@ export const Env = z.object({
   SUBMIT_RATE_PER_USER: int().max(10_000_000).default(120),
   SUBMIT_RATE_PER_IP: int().max(10_000_000).default(600),
   SUBMIT_RATE_WINDOW_SECONDS: int().max(86_400).default(60),
+  // POST /v1/audio/speech per user: requests per window, and requests in flight at once.
+  SPEECH_RATE_PER_USER: int().max(10_000_000).default(60),
+  SPEECH_RATE_WINDOW_SECONDS: int().max(86_400).default(60),
+  SPEECH_MAX_CONCURRENT_PER_USER: int().max(1_000).default(2),
   CORS_ORIGINS: csv.default([]),
   ADMIN_USERS: csv.default([]),
 });

@@ -73,14 +73,24 @@ describe('auth settings', () => {
     expect(c.auth).toMatchObject({
       jwtSecret: null,
       sessionTtlSeconds: 3_600,
-      cookieSecure: null,
+      sessionMaxSeconds: 7 * 86_400,
+      cookieSecure: false,
       registration: true,
       guests: true,
       loginMaxAttempts: 10,
       loginMaxAttemptsPerIp: 100,
       loginWindowSeconds: 900,
+      guestsPerIp: 20,
+      guestsGlobal: 2_000,
+      guestWindowSeconds: 3_600,
     });
     expect(c.jobs.maxActivePerUser).toBe(20);
+    // Production cookies are Secure unless told otherwise: a TLS proxy in front hides https from the api.
+    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).auth.cookieSecure).toBe(true);
+    expect(
+      parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), COOKIE_SECURE: 'false' }).auth
+        .cookieSecure,
+    ).toBe(false);
   });
 
   it('reads the switches', () => {
@@ -107,6 +117,9 @@ describe('auth settings', () => {
       submitPerUser: 120,
       submitPerIp: 600,
       submitWindowSeconds: 60,
+      speechPerUser: 60,
+      speechWindowSeconds: 60,
+      speechConcurrentPerUser: 2,
     });
     expect(parseConfig({}).http.sseMaxBufferedBytes).toBe(256 * 1024);
     const c = parseConfig({ SSE_MAX_PER_USER: '5', SUBMIT_RATE_PER_USER: '10', SUBMIT_RATE_PER_IP: '50' });
@@ -197,5 +210,23 @@ describe('LLM_BACKENDS', () => {
     expect(bad([{ ...servers[1], concurrency: 0 }])).toMatch(/entry 0 \(gpu-b\): concurrency/);
     expect(bad([{ ...servers[1], service: 'tgi' }])).toMatch(/entry 0 \(gpu-b\): service/);
     expect(bad([{ ...servers[1], modles: ['x'] }])).toMatch(/entry 0 \(gpu-b\)/);
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('is off by default, and `true` means one hop, never every hop', () => {
+    expect(parseConfig({}).http.trustProxy).toBe(false);
+    expect(parseConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(parseConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(1);
+    expect(parseConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+  });
+
+  it("takes the proxies' addresses and CIDRs, and names the variable for anything else", () => {
+    expect(parseConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).http.trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+    ]);
+    expect(() => parseConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY: must be false, a hop count/);
   });
 });

@@ -45,6 +45,7 @@ const shape = (e: Env) => {
       port: e.PORT,
       host: e.HOST,
       bodyLimit: e.BODY_LIMIT_BYTES,
+      /** Fastify's trustProxy: false, a hop count, or the proxies' addresses (never `true`: every hop). */
       trustProxy: e.TRUST_PROXY,
       corsOrigins: e.CORS_ORIGINS,
       sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
@@ -99,13 +100,17 @@ const shape = (e: Env) => {
     auth: {
       jwtSecret: e.JWT_SECRET ?? null,
       sessionTtlSeconds: e.SESSION_TTL_SECONDS,
-      // null: Secure only when the request came over TLS (directly or, with TRUST_PROXY, at the proxy).
-      cookieSecure: e.COOKIE_SECURE ?? null,
+      /** A session ends this long after its login, however often it slid. */
+      sessionMaxSeconds: e.SESSION_MAX_SECONDS,
+      cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
       registration: e.AUTH_REGISTRATION,
       guests: e.AUTH_GUESTS,
       loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
       loginMaxAttemptsPerIp: e.LOGIN_MAX_ATTEMPTS_PER_IP,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+      guestsPerIp: e.GUEST_RATE_PER_IP,
+      guestsGlobal: e.GUEST_RATE_GLOBAL,
+      guestWindowSeconds: e.GUEST_RATE_WINDOW_SECONDS,
       /** Usernames that may open the queue dashboard and set fair-share weights. */
       adminUsers: e.ADMIN_USERS,
     },
@@ -124,6 +129,10 @@ const shape = (e: Env) => {
       /** The same, per client IP (behind a proxy, set TRUST_PROXY so that this is the client's). */
       submitPerIp: e.SUBMIT_RATE_PER_IP,
       submitWindowSeconds: e.SUBMIT_RATE_WINDOW_SECONDS,
+      /** POST /v1/audio/speech per user in one window, and at once. */
+      speechPerUser: e.SPEECH_RATE_PER_USER,
+      speechWindowSeconds: e.SPEECH_RATE_WINDOW_SECONDS,
+      speechConcurrentPerUser: e.SPEECH_MAX_CONCURRENT_PER_USER,
     },
   } as const;
 };

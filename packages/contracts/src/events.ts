@@ -15,13 +15,23 @@ export const StatusEventData = z.object({
   reason: z.string().optional(),
 });
 export const TokenEventData = z.object({ delta: z.string() });
+/**
+ * A `tts` event: one per sentence chunk while the reply is spoken (`chunk` 0, 1, 2… in order, the first
+ * ones before `reply`; `attempt` tells which run of the reply they belong to: a client drops the chunks of
+ * an earlier attempt), then the final one without `chunk`, for the whole reply's audio.
+ */
+export const TtsChunkInfo = TtsInfo.extend({
+  chunk: z.number().int().optional(),
+  attempt: z.number().int().optional(),
+});
+export type TtsChunkInfo = z.infer<typeof TtsChunkInfo>;
 export const DoneEventData = z.object({ status: JobStatus });
 
 export const JobEvent = z.discriminatedUnion('event', [
   z.object({ event: z.literal('status'), data: StatusEventData }),
   z.object({ event: z.literal('token'), data: TokenEventData }),
   z.object({ event: z.literal('reply'), data: Reply }),
-  z.object({ event: z.literal('tts'), data: TtsInfo.extend({ chunk: z.number().int().optional() }) }),
+  z.object({ event: z.literal('tts'), data: TtsChunkInfo }),
   z.object({ event: z.literal('error'), data: JobErrorInfo }),
   z.object({ event: z.literal('done'), data: DoneEventData }),
 ]);

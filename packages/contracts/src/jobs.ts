@@ -59,6 +59,13 @@ export const TtsJobData = z.object({
    * `POST /chat/jobs/{id}/tts` starts the next. Guards its events so a re-run never emits twice.
    */
   run: z.number().int().min(0).optional(),
+  /**
+   * Speech while the reply streams: which attempt of the chat job made this sentence chunk (`chunk`, its
+   * number) or, with `chunks`, the job that seals the attempt after the reply with its chunk count.
+   */
+  attempt: z.number().int().min(1).optional(),
+  chunk: z.number().int().min(0).optional(),
+  chunks: z.number().int().min(0).optional(),
   /** Times this job stepped aside for jobs of the voice already loaded (GPT-SoVITS). */
   deferrals: z.number().int().min(0).optional(),
 });

@@ -14,6 +14,7 @@ export class LlmWorkerMetrics {
   readonly tokens: Counter<'backend'>;
   readonly backendErrors: Counter<'code' | 'backend'>;
   readonly inFlight: Gauge<'backend'>;
+  readonly textAggregation: Histogram;
   readonly limit: Gauge<'backend'>;
   readonly jobs: Counter<'outcome' | 'backend'>;
 
@@ -60,6 +61,12 @@ export class LlmWorkerMetrics {
       labelNames,
       registers: r,
     });
+    this.textAggregation = new Histogram({
+      name: 'gateway_text_aggregation_seconds',
+      help: "Time from a reply's first token to its first complete sentence (sent to speech at once)",
+      buckets: SECONDS,
+      registers: r,
+    });
     this.limit = new Gauge({
       name: 'gateway_backend_concurrency_limit',
       help: 'The global limit of requests in flight at each backend (its concurrency over all workers)',
@@ -83,9 +90,16 @@ export class LlmWorkerMetrics {
 /** What a tts-worker measures. */
 export class TtsWorkerMetrics {
   readonly synthesis: Histogram;
+  readonly firstAudio: Histogram;
   readonly jobs: Counter<'outcome'>;
 
   constructor(registry: Registry) {
+    this.firstAudio = new Histogram({
+      name: 'gateway_time_to_first_audio_seconds',
+      help: "Time from a chat job's submission to its first sentence's audio being ready",
+      buckets: SECONDS,
+      registers: [registry],
+    });
     this.synthesis = new Histogram({
       name: 'gateway_job_tts_seconds',
       help: 'Time to synthesize the speech of one reply',

@@ -54,6 +54,8 @@ export interface Keys {
   userApiKeys(owner: string): string;
   /** A user's open SSE event streams: a sorted set of leases scored by when each lapses. */
   userSseStreams(owner: string): string;
+  /** A user's POST /v1/audio/speech requests in flight: leases, as for SSE streams. */
+  userSpeechRequests(owner: string): string;
   /**
    * The namespace of one @fastify/rate-limit Redis store (`submit-user`, `submit-ip`): the store
    * appends the subject (user id or client IP) to it.
@@ -93,6 +95,7 @@ export function createKeys(prefix: string): Keys {
     apiKey: (hash) => `${prefix}:apikey:{${hash}}`,
     userApiKeys: (owner) => `${prefix}:user:{${owner}}:apikeys`,
     userSseStreams: (owner) => `${prefix}:user:{${owner}}:sse`,
+    userSpeechRequests: (owner) => `${prefix}:user:{${owner}}:speech`,
     rateLimit: (scope) => `${prefix}:rl:${scope}:`,
   };
 }

@@ -21,7 +21,14 @@ export function chatJobOptions(jobId: string, retry: RetryPolicy): JobsOptions {
   };
 }
 
-/** Speech jobs: realtime before delayed (lower number = sooner in BullMQ). */
+/**
+ * BullMQ priorities of speech jobs (lower number = sooner): a reply's realtime speech, then its delayed
+ * speech, then standalone POST /v1/audio/speech requests, so that a program asking for bulk speech cannot
+ * hold up the voices of chat replies.
+ */
+export const TTS_PRIORITY = { realtime: 1, delayed: 10, standalone: 20 } as const;
+
+/** Speech jobs of replies: realtime before delayed (see TTS_PRIORITY). */
 export function ttsJobOptions(
   chatJobId: string,
   mode: 'realtime' | 'delayed' | 'on_click',
@@ -29,7 +36,7 @@ export function ttsJobOptions(
 ): JobsOptions {
   return {
     jobId: `${chatJobId}-tts`,
-    priority: mode === 'delayed' ? 10 : 1,
+    priority: mode === 'delayed' ? TTS_PRIORITY.delayed : TTS_PRIORITY.realtime,
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
     removeOnComplete: true,

@@ -59,6 +59,7 @@ const en = {
   ttsOff: 'Off',
   play: 'Play speech',
   preparingSpeech: 'Preparing speech…',
+  stopSpeech: 'Stop speech',
   speechFailed: 'Speech is not available for this reply.',
   pickCharacter: 'Pick a character to start chatting.',
   // Reply status
@@ -140,6 +141,7 @@ const ko: Record<TextKey, string> = {
   ttsOff: '끄기',
   play: '음성 재생',
   preparingSpeech: '음성을 준비하는 중…',
+  stopSpeech: '음성 멈추기',
   speechFailed: '이 답변의 음성을 만들 수 없습니다.',
   pickCharacter: '대화할 캐릭터를 고르세요.',
   queued: '모델 자리가 나기를 기다리는 중…',

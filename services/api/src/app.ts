@@ -21,6 +21,18 @@ import { opsRoutes } from './routes/ops.js';
 import { speechRoutes } from './routes/speech.js';
 import { webRoutes } from './routes/web.js';
 
+/**
+ * TRUST_PROXY as Fastify's trustProxy: false, the proxies' addresses/CIDRs (proxy-addr checks the peer), or
+ * a hop count. Fastify itself refuses a bare number (it cannot check the peer), so a count is a function
+ * trusting the nearest `n` hops: right when clients reach the api only through that many proxies.
+ */
+function trustProxyOption(
+  t: false | number | string[],
+): false | string[] | ((addr: string, i: number) => boolean) {
+  if (typeof t === 'number') return t > 0 ? (_addr, i) => i < t : false;
+  return t;
+}
+
 /** Builds the api from its dependencies, apart from `listen`, so tests can `inject` or listen on port 0. */
 export interface BuildOptions {
   /** Sees every route as it is added (the docs test compares them with the OpenAPI document). */
@@ -31,7 +43,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.config.http.bodyLimit,
-    trustProxy: deps.config.http.trustProxy,
+    trustProxy: trustProxyOption(deps.config.http.trustProxy),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();

@@ -6,6 +6,12 @@ import type { ApiDeps } from './deps.js';
 type Check = ReturnType<FastifyInstance['createRateLimit']>;
 
 /**
+ * The client's address, for counting. A client that hung up before its request was handled has none
+ * (req.ip is undefined: the plugin's own default would throw a 500); such requests share one bucket.
+ */
+const clientAddress = (req: FastifyRequest): string => req.ip ?? 'gone';
+
+/**
  * One @fastify/rate-limit instance on its Redis store, in a scope of its own so that two of them (per
  * user, per IP) can count the same request under different keys. Fixed windows counted in Redis: every
  * api instance shares the counts.
@@ -16,6 +22,7 @@ async function limiter(
   scope: string,
   max: number,
   keyGenerator?: (req: FastifyRequest) => string,
+  windowSeconds = deps.config.limits.submitWindowSeconds,
 ): Promise<Check> {
   let check: Check | undefined;
   await app.register(async (child) => {
@@ -24,8 +31,8 @@ async function limiter(
       redis: deps.redis,
       nameSpace: deps.keys.rateLimit(scope),
       max,
-      timeWindow: deps.config.limits.submitWindowSeconds * 1000,
-      ...(keyGenerator ? { keyGenerator } : {}),
+      timeWindow: windowSeconds * 1000,
+      keyGenerator: keyGenerator ?? clientAddress,
     });
     check = child.createRateLimit();
   });
@@ -50,7 +57,7 @@ export async function submissionRateLimit(
     deps,
     'submit-user',
     limits.submitPerUser,
-    (req) => req.user?.id ?? req.ip,
+    (req) => req.user?.id ?? clientAddress(req),
   );
   const perIp = await limiter(app, deps, 'submit-ip', limits.submitPerIp);
   return async (req, reply) => {
@@ -77,5 +84,62 @@ export async function submissionRateLimit(
         },
       );
     }
+  };
+}
+
+/** A refused fixed-window check as our 429 (`what` says what was counted, `scope` who it was counted for). */
+function refuse(
+  r: Extract<Awaited<ReturnType<Check>>, { isAllowed: false }>,
+  what: string,
+  scope: string,
+  windowSeconds: number,
+): never {
+  const retryAfter = Math.max(1, r.ttlInSeconds);
+  throw new GatewayError(
+    'rate_limited',
+    `${what} (${r.max} per ${windowSeconds} s); try again in ${retryAfter} s`,
+    { retryAfter, details: { scope, limit: r.max, window_seconds: windowSeconds } },
+  );
+}
+
+/**
+ * The onRequest hook of POST /auth/guest: GUEST_RATE_PER_IP new guests per client address and
+ * GUEST_RATE_GLOBAL from everyone together in each GUEST_RATE_WINDOW_SECONDS, so that one address cannot
+ * mint accounts without end and a botnet cannot fill Redis with them either.
+ */
+export async function guestRateLimit(
+  app: FastifyInstance,
+  deps: ApiDeps,
+): Promise<(req: FastifyRequest) => Promise<void>> {
+  const { guestsPerIp, guestsGlobal, guestWindowSeconds: window } = deps.config.auth;
+  const perIp = await limiter(app, deps, 'guest-ip', guestsPerIp, undefined, window);
+  const global = await limiter(app, deps, 'guest-all', guestsGlobal, () => 'all', window);
+  return async (req) => {
+    const ip = await perIp(req);
+    if (!ip.isAllowed && ip.isExceeded)
+      refuse(ip, 'too many guest accounts from your address', 'guest_ip', window);
+    const all = await global(req);
+    if (!all.isAllowed && all.isExceeded)
+      refuse(all, 'too many new guest accounts right now; register or log in instead', 'guest_all', window);
+  };
+}
+
+/** SPEECH_RATE_PER_USER requests of POST /v1/audio/speech per user in each SPEECH_RATE_WINDOW_SECONDS. */
+export async function speechRateLimit(
+  app: FastifyInstance,
+  deps: ApiDeps,
+): Promise<(req: FastifyRequest) => Promise<void>> {
+  const { speechPerUser, speechWindowSeconds: window } = deps.config.limits;
+  const perUser = await limiter(
+    app,
+    deps,
+    'speech-user',
+    speechPerUser,
+    (req) => req.user?.id ?? clientAddress(req),
+    window,
+  );
+  return async (req) => {
+    const r = await perUser(req);
+    if (!r.isAllowed && r.isExceeded) refuse(r, 'too many speech requests from you', 'speech_user', window);
   };
 }

@@ -8,12 +8,15 @@ import {
   createChatContext,
   createRedis,
   runWorkerLifecycle,
+  ttsChunkJobOptions,
   ttsJobOptions,
+  ttsSealJobOptions,
   WorkerRegistry,
 } from '@gateway/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { type ChatObserver, processChatJob } from './process-chat-job.js';
+import { ReplySpeech, type SpeechSink, speaksWhileStreaming } from './reply-speech.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'llm-worker', level: config.logLevel, pretty: config.logPretty });
@@ -56,7 +59,64 @@ const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPo
   },
 );
 
+// Speech while the reply streams: one ReplySpeech per running job, until its hand-off after the reply.
+const speeches = new Map<string, ReplySpeech>();
+const streamsSpeech = (data: ChatJobData) => config.tts.chunkSentences && speaksWhileStreaming(data);
+const speechJob = (data: ChatJobData, text: string, part: Partial<TtsJobData>): TtsJobData => ({
+  job_id: data.job_id,
+  owner: data.owner,
+  text,
+  voice_id: data.voice_id ?? data.character.voice_id ?? null,
+  mode: data.tts_mode,
+  format: 'wav',
+  standalone: false,
+  // Submission time: the tts-worker measures time to first audio from it.
+  created_at: data.created_at,
+  ...part,
+});
+const speechSink: SpeechSink = {
+  chunk: async (data, attempt, chunk, text) => {
+    await ttsQueue.add(
+      'tts',
+      speechJob(data, text, { attempt, chunk }),
+      ttsChunkJobOptions(data.job_id, attempt, chunk, retry),
+    );
+  },
+  seal: async (data, attempt, chunks) => {
+    await ttsQueue.add(
+      'tts',
+      speechJob(data, '', { attempt, chunks }),
+      ttsSealJobOptions(data.job_id, attempt, retry),
+    );
+  },
+};
+const newReplySpeech = (data: ChatJobData, attempt: number) =>
+  new ReplySpeech(data, attempt, {
+    sink: speechSink,
+    stripActions: config.tts.stripActions,
+    maxChars: config.tts.maxChars,
+    log: log.child({ jobId: data.job_id, attempt }),
+    textAggregation: (ms) => metrics.textAggregation.observe(ms / 1000),
+  });
+const replySpeech = (data: ChatJobData, attempt: number) => {
+  if (!streamsSpeech(data)) return null;
+  const speech = newReplySpeech(data, attempt);
+  speeches.set(data.job_id, speech);
+  return speech.onToken;
+};
+
 const handOffTts = async (data: ChatJobData, reply: { content: string }) => {
+  if (streamsSpeech(data)) {
+    let speech = speeches.get(data.job_id);
+    if (!speech) {
+      // A re-run after a crash between the reply and this hand-off: the stored reply, split again, gives
+      // the same chunks whatever its tokens were; chunks already spoken are not spoken again.
+      speech = newReplySpeech(data, (await jobs.get(data.job_id))?.attempt ?? 1);
+      speech.onToken(reply.content);
+    }
+    await speech.finish();
+    return;
+  }
   const tts: TtsJobData = {
     job_id: data.job_id,
     owner: data.owner,
@@ -118,6 +178,7 @@ async function serveServer(server: PoolServer) {
           dispatcher,
           stats: pool.stats(backend),
           handOffTts,
+          replySpeech,
           log: jobLog,
           breaker,
           observe,

@@ -32,6 +32,8 @@ export interface ChatJobDeps {
   /** Gives the owner's slot back (USER_MAX_ACTIVE_JOBS) when the job ends; idempotent. */
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
   observe?: ChatObserver;
+  /** Sees the reply's text as it streams (speech starts with its first sentence); null: not this job. */
+  replySpeech?: (data: ChatJobData, attempt: number) => ((delta: string) => void) | null;
   /** In a pool of GPU servers: which server runs the job here, and how it leaves for another. */
   placement?: Placement;
 }
@@ -122,6 +124,7 @@ export async function processChatJob(
     return { outcome: 'already_ended', status: rec.status };
   }
   const attempt = start.attempt;
+  const speak = deps.replySpeech?.(data, attempt) ?? null;
   const began = Date.now();
   // The job left its owner's waiting line: the owner's next job may take the front again (fair share).
   // It goes out alongside the prompt's reads; it is awaited before the job ends.
@@ -148,6 +151,7 @@ export async function processChatJob(
       }
       if (tokens === 3) failpoint('mid_stream');
       buffer.push(delta);
+      speak?.(delta);
     }).finally(() => deps.observe?.inFlight(-1));
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);

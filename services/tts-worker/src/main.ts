@@ -11,12 +11,14 @@ import {
   JobStore,
   QUEUE,
   runWorkerLifecycle,
+  SpeechChunks,
   WorkerRegistry,
 } from '@gateway/queue';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createEngine, type TtsEngine } from './engines/index.js';
 import { guards, processTtsJob } from './process-tts-job.js';
-import { DEFER_MS, MAX_DEFERRALS, shouldDefer } from './voice-runs.js';
+import { type ChunkJobDeps, failChunk, processChunkJob } from './speak-chunk.js';
+import { DEFER_MS, MAX_DEFERRALS, shouldDefer, urgency } from './voice-runs.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ service: 'tts-worker', level: config.logLevel, pretty: config.logPretty });
@@ -68,6 +70,18 @@ const metricsServer = await startMetricsServer(metricsRegistry, config.metricsPo
   },
 );
 
+const chunkDeps = (jobLog: typeof log): ChunkJobDeps => ({
+  engine,
+  store,
+  jobs,
+  isSet,
+  log: jobLog,
+  settings,
+  chunks,
+  firstAudio: (ms) => metrics.firstAudio.observe(ms / 1000),
+});
+const chunks = new SpeechChunks(redis, keys, retention);
+
 const isSet = async (jobId: string, field: string) => (await redis.hexists(keys.job(jobId), field)) === 1;
 
 /** With a voice-bound engine, a job of another voice steps aside while jobs of the loaded voice wait. */
@@ -85,11 +99,11 @@ async function stepAside(job: Job<TtsJobData>, token: string | undefined): Promi
   if (jobVoice === null || jobVoice === loaded) return false;
   const waiting = (await ttsQueue.getJobs(['prioritized', 'wait'], 0, 99)).map((j) => ({
     voice: voiceOf(j.data as TtsJobData),
-    priority: j.opts.priority ?? 0,
+    priority: urgency(j.opts.priority ?? 0),
   }));
   const defer = shouldDefer({
     jobVoice,
-    jobPriority: job.opts.priority ?? 0,
+    jobPriority: urgency(job.opts.priority ?? 0),
     loadedVoice: loaded,
     deferrals: job.data.deferrals ?? 0,
     maxDeferrals: MAX_DEFERRALS,
@@ -107,14 +121,20 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
     if (await stepAside(job, token)) throw new DelayedError();
     const jobLog = log.child({ jobId: job.data.job_id, ttsJob: job.id, attempt: job.attemptsMade + 1 });
     const endTimer = metrics.synthesis.startTimer();
-    const result = await processTtsJob(
-      job.data,
-      { engine, store, jobs, isSet, log: jobLog, settings },
-      { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1, ...(signal ? { signal } : {}) },
-    );
+    const jobCtx = {
+      attemptsMade: job.attemptsMade,
+      maxAttempts: job.opts.attempts ?? 1,
+      ...(signal ? { signal } : {}),
+    };
+    // A sentence chunk of a reply still being written (or its seal) vs speech of a whole text.
+    const result =
+      job.data.attempt !== undefined && !job.data.standalone
+        ? await processChunkJob(job.data, chunkDeps(jobLog), jobCtx)
+        : await processTtsJob(job.data, { engine, store, jobs, isSet, log: jobLog, settings }, jobCtx);
     jobLog.info({ outcome: result.outcome }, 'tts job ended');
     metrics.jobs.inc({ outcome: result.outcome });
-    if (result.outcome === 'completed') endTimer();
+    // The histogram times whole replies; a chunk's time shows in time_to_first_audio.
+    if (result.outcome === 'completed' && job.data.attempt === undefined) endTimer();
     if (result.outcome === 'retry') throw result.error;
     if (result.outcome === 'failed')
       throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
@@ -133,6 +153,12 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
 worker.on('failed', (job, err) => {
   // A job whose worker died again and again never reaches our processor: end its speech here.
   if (!job || job.data.standalone || !/stalled/i.test(err.message)) return;
+  if (job.data.attempt !== undefined) {
+    void failChunk(job.data, chunkDeps(log), 'job_stalled: the tts-worker stopped again and again').catch(
+      (e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled tts chunk'),
+    );
+    return;
+  }
   const tts: TtsInfo = {
     status: 'failed',
     mode: job.data.mode,

@@ -25,6 +25,12 @@ export function shouldDefer(i: DeferInput): boolean {
   return i.waiting.some((w) => w.voice === i.loadedVoice && w.priority <= i.jobPriority);
 }
 
+/**
+ * The urgency a voice run compares: a reply's first chunk (1) and its later chunks (2) are both realtime
+ * speech. A weight switch costs seconds, more than first chunks could win by going ahead of a run.
+ */
+export const urgency = (priority: number) => (priority <= 2 ? 1 : priority);
+
 /** How long a job that stepped aside stays out of the queue: long enough for the loaded voice's jobs. */
 export const DEFER_MS = 250;
 export const MAX_DEFERRALS = 8;

@@ -34,7 +34,7 @@ export class VoiceTableError extends Error {
 
 /** Reads the table from the environment's settings; the error names the variable at fault. */
 export function loadVoiceTable(opts: { json: string | null; file: string | null }): VoiceTable {
-  const table: VoiceTable = {};
+  const table = emptyTable();
   if (opts.file) Object.assign(table, parseVoiceTable(readSource(opts.file), 'TTS_VOICES_FILE'));
   // Inline entries win: a deployment can override one voice of a shared file.
   if (opts.json) Object.assign(table, parseVoiceTable(opts.json, 'TTS_VOICES'));
@@ -59,7 +59,7 @@ export function parseVoiceTable(text: string, variable: string): VoiceTable {
     throw new VoiceTableError(`${variable}: not valid JSON`);
   }
   if (!isObject(raw)) throw new VoiceTableError(`${variable}: expected an object of voice_id -> settings`);
-  const table: VoiceTable = {};
+  const table = emptyTable();
   for (const [id, entry] of Object.entries(raw)) {
     const at = `${variable}: voice "${id}"`;
     if (!isObject(entry)) throw new VoiceTableError(`${at}: expected an object`);
@@ -86,6 +86,33 @@ export function parseVoiceTable(text: string, variable: string): VoiceTable {
   }
   return table;
 }
+
+// No prototype: an entry named `__proto__` is stored as an entry, not as the table's prototype.
+const emptyTable = (): VoiceTable => Object.create(null) as VoiceTable;
+
+/** The table's own entry for a voice id; ids such as `constructor` never reach Object.prototype. */
+export function voiceSpec(table: VoiceTable, id: string): VoiceSpec | undefined {
+  return Object.hasOwn(table, id) ? table[id] : undefined;
+}
+
+/** OpenAI's voice names: clients such as the official SDK send them whatever the engine behind. */
+export const OPENAI_VOICES = [
+  'alloy',
+  'ash',
+  'ballad',
+  'coral',
+  'echo',
+  'fable',
+  'nova',
+  'onyx',
+  'sage',
+  'shimmer',
+  'verse',
+  'marin',
+  'cedar',
+] as const;
+
+export const isOpenAiVoice = (id: string) => (OPENAI_VOICES as readonly string[]).includes(id);
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -35,7 +35,7 @@ export function MessageItem({ msg, name, live, onCancel, onRetry }: Props) {
           {status}
         </p>
       )}
-      {msg.role === 'assistant' && msg.jobId && textDone && (
+      {msg.role === 'assistant' && msg.jobId && (textDone || msg.tts) && (
         <Speech jobId={msg.jobId} tts={msg.tts} autoplay={msg.autoplay} />
       )}
       {onCancel && (

@@ -26,6 +26,16 @@ end
 return {v[1], v[2] or '', v[3] or '0', v[4] or ''}
 `;
 
+/**
+ * KEYS[1] = a user's key index (hash). ARGV: max, key id, index entry. Adds the entry only while the user
+ * holds fewer than max keys, in one step, so parallel creates cannot overshoot. Returns 1, or 0 when full.
+ */
+const ADD_TO_INDEX = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+`;
+
 /** What the user's key index holds per key: never the key, only the hash that finds its record. */
 interface IndexEntry {
   name: string;
@@ -46,27 +56,31 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export class ApiKeyStore {
   private readonly resolveScript;
+  private readonly addScript;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
     this.resolveScript = luaScript(redis, 'gwResolveApiKey', 1, RESOLVE);
+    this.addScript = luaScript(redis, 'gwAddApiKey', 1, ADD_TO_INDEX);
   }
 
   async create(user: SessionUser, name: string, now = Date.now()): Promise<ApiKeyCreated> {
     const index = this.keys.userApiKeys(user.id);
-    if ((await this.redis.hlen(index)) >= MAX_KEYS_PER_USER) {
-      throw new GatewayError(
+    const full = () =>
+      new GatewayError(
         'conflict',
         `you have ${MAX_KEYS_PER_USER} API keys, the most one user may have; revoke one first`,
       );
-    }
+    // Cheap refusal of the usual case; the script below is what holds the cap under parallel creates.
+    if ((await this.redis.hlen(index)) >= MAX_KEYS_PER_USER) throw full();
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const hash = hashApiKey(key);
     const id = `key_${randomBytes(9).toString('base64url')}`;
     const record = this.keys.apiKey(hash);
-    // Two slots on a Redis Cluster: the record first, so an index entry never points at nothing.
+    // Two slots on a Redis Cluster: the record first, so an index entry never points at nothing. Until the
+    // index takes it, nobody knows the key, so a record the cap refuses is simply deleted again.
     await this.redis.hset(record, {
       id,
       user_id: user.id,
@@ -76,11 +90,16 @@ export class ApiKeyStore {
       created_at: now,
     });
     const entry: IndexEntry = { name, hash, created_at: now };
+    let added: unknown;
     try {
-      await this.redis.hset(index, id, JSON.stringify(entry));
+      added = await this.addScript(index, MAX_KEYS_PER_USER, id, JSON.stringify(entry));
     } catch (err) {
       await this.redis.del(record).catch(() => 0);
       throw err;
+    }
+    if (added !== 1) {
+      await this.redis.del(record);
+      throw full();
     }
     return { id, name, key, created_at: iso(now) };
   }

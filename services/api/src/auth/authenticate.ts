@@ -1,6 +1,6 @@
 import { isGatewayError } from '@gateway/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { notLoggedIn } from '../identity.js';
+import { notLoggedIn, type SessionUser } from '../identity.js';
 import { looksLikeApiKey } from './api-keys.js';
 import type { AuthServices } from './services.js';
 import { clearSessionCookie, issueSession, SESSION_COOKIE } from './session-cookie.js';
@@ -54,11 +54,17 @@ export async function verifySession(
   const parsed = SessionClaims.safeParse(verified);
   if (!parsed.success) throw notLoggedIn('the session token is not valid; log in again');
   const claims = parsed.data;
+  if (auth.sessions.remaining(authTimeOf(claims)) <= 0) {
+    throw notLoggedIn('the session reached its maximum lifetime; log in again');
+  }
   if ((await auth.sessions.userOf(claims.sid)) !== claims.sub) {
     throw notLoggedIn('the session has ended; log in again');
   }
   return { claims, via: presented.via };
 }
+
+/** When the session's user logged in; tokens issued before `auth_time` existed count from their iat. */
+export const authTimeOf = (claims: SessionClaims) => claims.auth_time ?? claims.iat;
 
 /**
  * Establishes `req.user` from the session token, or throws 401 (clearing a bad cookie). A cookie past
@@ -91,9 +97,33 @@ export async function authenticate(
   req.user = { id: claims.sub, username: claims.name, guest: claims.guest };
   req.auth = { via, sid: claims.sid, iat: claims.iat, exp: claims.exp };
   const ttl = auth.sessions.ttlSeconds;
-  if (via === 'cookie' && Date.now() / 1000 - claims.iat > ttl / 2) {
-    issueSession(req, reply, auth, req.user, claims.sid);
-    await auth.sessions.extend(claims.sid);
-    if (claims.guest) await auth.users.extendGuest(claims.sub, ttl);
+  const authTime = authTimeOf(claims);
+  // Re-issued only while that still gains time: near its absolute end a session just runs out.
+  if (
+    via === 'cookie' &&
+    Date.now() / 1000 - claims.iat > ttl / 2 &&
+    auth.sessions.remaining(authTime) > claims.exp - Date.now() / 1000
+  ) {
+    issueSession(req, reply, auth, req.user, claims.sid, authTime);
+    await auth.sessions.extend(claims.sid, authTime);
+    if (claims.guest) await auth.users.extendGuest(claims.sub, auth.sessions.remaining(authTime));
+  }
+}
+
+/**
+ * The user a request presents (session token or API key), or null; never throws for a bad or missing
+ * token and never touches the cookie. For public routes that say more to some callers (`/ready`).
+ */
+export async function optionalUser(req: FastifyRequest, auth: AuthServices): Promise<SessionUser | null> {
+  const presented = presentedToken(req);
+  if (!presented) return null;
+  try {
+    if (presented.via === 'bearer' && looksLikeApiKey(presented.token)) {
+      return (await auth.apiKeys.resolve(presented.token))?.user ?? null;
+    }
+    const { claims } = await verifySession(req, auth);
+    return { id: claims.sub, username: claims.name, guest: claims.guest };
+  } catch {
+    return null;
   }
 }

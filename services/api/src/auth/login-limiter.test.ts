@@ -32,6 +32,12 @@ describe('LoginLimiter', () => {
     expect(await refusal(limiter.hit({ ip: '10.0.0.2', username: 'mina' }))).toBeNull();
   });
 
+  it('counts a username per address: guesses from one address do not lock the user out elsewhere', async () => {
+    for (let i = 0; i < 3; i++) await limiter.hit({ ip: '10.0.1.1', username: 'yuna' });
+    expect((await refusal(limiter.hit({ ip: '10.0.1.1', username: 'yuna' })))?.code).toBe('rate_limited');
+    expect(await refusal(limiter.hit({ ip: '10.0.1.2', username: 'yuna' }))).toBeNull();
+  });
+
   it('gives a successful login back to its address', async () => {
     for (let i = 0; i < 20; i++) {
       await limiter.hit({ ip: '10.0.0.5', username: `ok${i}` });

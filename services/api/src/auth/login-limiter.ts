@@ -1,5 +1,5 @@
 import { GatewayError } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 
 /** KEYS[1] = a counter; ARGV[1] = window seconds. Counts a hit and returns {hits, seconds left}. */
@@ -20,13 +20,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return 0
 `;
 
-interface HitScript {
-  gwLoginHit(key: string, windowSeconds: number): Promise<[number, number]>;
-  gwLoginUnhit(key: string): Promise<number>;
-}
-
 export interface LoginLimits {
-  /** Attempts per username in one window. */
+  /** Attempts per username from one client address in one window. */
   perUser: number;
   /** Attempts (logins and registrations) per client IP in one window. */
   perIp: number;
@@ -34,21 +29,28 @@ export interface LoginLimits {
 }
 
 /**
- * Fixed-window counters of login attempts per username and per client IP. Every attempt counts before
- * the password is checked, so a burst of parallel guesses cannot slip through and a blocked caller costs
- * no hashing. A successful login is taken back (`succeeded`), so in effect failures and sign-ups count.
+ * Fixed-window counters of login attempts per username from one address, and per client IP. Every attempt
+ * counts before the password is checked, so a burst of parallel guesses cannot slip through and a blocked
+ * caller costs no hashing. A successful login is taken back (`succeeded`), so in effect failures and
+ * sign-ups count. The username counter is per address too: someone guessing from one address blocks
+ * only that address, never the real user logging in from another (a lockout anyone could cause).
  */
 export class LoginLimiter {
-  private readonly redis: Redis & HitScript;
+  private readonly hitScript;
+  private readonly unhitScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     readonly limits: LoginLimits,
   ) {
-    if (!('gwLoginHit' in redis)) redis.defineCommand('gwLoginHit', { numberOfKeys: 1, lua: HIT });
-    if (!('gwLoginUnhit' in redis)) redis.defineCommand('gwLoginUnhit', { numberOfKeys: 1, lua: UNHIT });
-    this.redis = redis as Redis & HitScript;
+    this.hitScript = luaScript(redis, 'gwLoginHit', 1, HIT);
+    this.unhitScript = luaScript(redis, 'gwLoginUnhit', 1, UNHIT);
+  }
+
+  /** The counter of one username's attempts from one address. */
+  private userKey(username: string, ip: string): string {
+    return this.keys.loginAttempts('user', `${username}@${ip}`);
   }
 
   /** Counts an attempt; throws 429 `rate_limited` when either counter is over its limit. */
@@ -58,15 +60,18 @@ export class LoginLimiter {
       { scope: 'ip', key: this.keys.loginAttempts('ip', scopes.ip), limit: this.limits.perIp },
     ];
     if (scopes.username !== undefined) {
-      const key = this.keys.loginAttempts('user', scopes.username);
+      const key = this.userKey(scopes.username, scopes.ip);
       checks.unshift({ scope: 'user', key, limit: this.limits.perUser });
     }
-    const results = await Promise.all(checks.map((c) => this.redis.gwLoginHit(c.key, windowSeconds)));
+    const results = (await Promise.all(checks.map((c) => this.hitScript(c.key, windowSeconds)))) as [
+      number,
+      number,
+    ][];
     for (const [i, c] of checks.entries()) {
       const [hits, ttl] = results[i]!;
       if (hits <= c.limit) continue;
       const retryAfter = Math.max(1, Number(ttl));
-      const who = c.scope === 'user' ? 'this username' : 'your address';
+      const who = c.scope === 'user' ? 'this username from your address' : 'your address';
       throw new GatewayError(
         'rate_limited',
         `too many login attempts for ${who}; try again in ${retryAfter} s`,
@@ -88,9 +93,6 @@ export class LoginLimiter {
    */
   async succeeded(scopes: { ip: string; username: string }): Promise<void> {
     const ip = this.keys.loginAttempts('ip', scopes.ip);
-    await Promise.all([
-      this.redis.del(this.keys.loginAttempts('user', scopes.username)),
-      this.redis.gwLoginUnhit(ip),
-    ]);
+    await Promise.all([this.redis.del(this.userKey(scopes.username, scopes.ip)), this.unhitScript(ip)]);
   }
 }

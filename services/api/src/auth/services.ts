@@ -36,7 +36,7 @@ function resolveSecret(config: Config, log: Logger): string {
 export function createAuthServices(config: Config, log: Logger, redis: Redis, keys: Keys): AuthServices {
   return {
     users: new UserStore(redis, keys),
-    sessions: new SessionStore(redis, keys, config.auth.sessionTtlSeconds),
+    sessions: new SessionStore(redis, keys, config.auth.sessionTtlSeconds, config.auth.sessionMaxSeconds),
     loginLimiter: new LoginLimiter(redis, keys, {
       perUser: config.auth.loginMaxAttempts,
       perIp: config.auth.loginMaxAttemptsPerIp,

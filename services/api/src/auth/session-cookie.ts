@@ -5,13 +5,14 @@ import type { AuthServices } from './services.js';
 
 export const SESSION_COOKIE = 'gw_session';
 
-function cookieOptions(req: FastifyRequest, auth: AuthServices): CookieSerializeOptions {
+function cookieOptions(auth: AuthServices): CookieSerializeOptions {
   return {
     httpOnly: true,
     sameSite: 'lax',
     path: '/',
-    // With TRUST_PROXY, req.protocol is the client's scheme at the TLS-terminating proxy.
-    secure: auth.settings.cookieSecure ?? req.protocol === 'https',
+    // Configured (COOKIE_SECURE, default on in production), never guessed from req.protocol: behind a
+    // TLS-terminating proxy without TRUST_PROXY the api sees http and would send the cookie unprotected.
+    secure: auth.settings.cookieSecure,
   };
 }
 
@@ -27,13 +28,18 @@ export function issueSession(
   auth: AuthServices,
   user: SessionUser,
   sid: string,
+  /** When the session's login happened (seconds since the epoch): its absolute lifetime counts from it. */
+  authTime: number,
 ): IssuedSession {
-  const claims = auth.sessions.claims(user, sid);
+  const claims = auth.sessions.claims(user, sid, authTime);
   const token = req.server.jwt.sign(claims);
-  reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(req, auth), maxAge: auth.sessions.ttlSeconds });
+  reply.setCookie(SESSION_COOKIE, token, {
+    ...cookieOptions(auth),
+    maxAge: Math.max(0, claims.exp - claims.iat),
+  });
   return { token, expiresAt: new Date(claims.exp * 1000) };
 }
 
-export function clearSessionCookie(req: FastifyRequest, reply: FastifyReply, auth: AuthServices): void {
-  reply.clearCookie(SESSION_COOKIE, cookieOptions(req, auth));
+export function clearSessionCookie(_req: FastifyRequest, reply: FastifyReply, auth: AuthServices): void {
+  reply.clearCookie(SESSION_COOKIE, cookieOptions(auth));
 }

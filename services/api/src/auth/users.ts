@@ -8,6 +8,8 @@ export interface UserRecord {
   id: string;
   username: string;
   guest: boolean;
+  /** Set only by the operator's `npm run create-admin`; never by a request. */
+  admin: boolean;
   createdAt: number;
 }
 
@@ -25,7 +27,7 @@ export class UserStore {
     private readonly keys: Keys,
   ) {}
 
-  async register(username: string, password: string): Promise<UserRecord> {
+  async register(username: string, password: string, opts: { admin?: boolean } = {}): Promise<UserRecord> {
     // Hash first: a taken name then costs the same time as a free one.
     const hash = await hashPassword(password);
     const id = randomUUID();
@@ -33,12 +35,14 @@ export class UserStore {
     if ((await this.redis.set(claim, id, 'NX')) !== 'OK') {
       throw new GatewayError('conflict', 'that username is taken', { details: [{ field: 'body.username' }] });
     }
-    const user: UserRecord = { id, username, guest: false, createdAt: Date.now() };
+    const admin = opts.admin === true;
+    const user: UserRecord = { id, username, guest: false, admin, createdAt: Date.now() };
     try {
       await this.redis.hset(this.keys.user(id), {
         id,
         username,
         guest: '0',
+        admin: admin ? '1' : '0',
         password_hash: hash,
         created_at: user.createdAt,
       });
@@ -59,6 +63,14 @@ export class UserStore {
     return (await verifyPassword(password, hash)) ? toUser(h) : null;
   }
 
+  /** Makes an existing account an admin (the operator's `create-admin --promote`); false when there is none. */
+  async promote(username: string): Promise<boolean> {
+    const id = await this.redis.get(this.keys.username(normalizeUsername(username)));
+    if (!id || !(await this.redis.exists(this.keys.user(id)))) return false;
+    await this.redis.hset(this.keys.user(id), 'admin', '1');
+    return true;
+  }
+
   async get(id: string): Promise<UserRecord | null> {
     const h = await this.redis.hgetall(this.keys.user(id));
     return h.id ? toUser(h) : null;
@@ -66,7 +78,13 @@ export class UserStore {
 
   async createGuest(ttlSeconds: number): Promise<UserRecord> {
     const id = randomUUID();
-    const user: UserRecord = { id, username: `guest-${id.slice(0, 8)}`, guest: true, createdAt: Date.now() };
+    const user: UserRecord = {
+      id,
+      username: `guest-${id.slice(0, 8)}`,
+      guest: true,
+      admin: false,
+      createdAt: Date.now(),
+    };
     await this.redis
       .multi()
       .hset(this.keys.user(id), { id, username: user.username, guest: '1', created_at: user.createdAt })
@@ -94,5 +112,6 @@ const toUser = (h: Record<string, string>): UserRecord => ({
   id: h.id ?? '',
   username: h.username ?? '',
   guest: h.guest === '1',
+  admin: h.admin === '1',
   createdAt: Number(h.created_at ?? 0),
 });

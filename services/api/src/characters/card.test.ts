@@ -61,3 +61,23 @@ describe('cardToCharacter', () => {
     }
   });
 });
+
+describe('cardToCharacter on hostile input', () => {
+  it('takes linear time on 200,000 characters of blank lines and <START> lines', () => {
+    const blank = `x\n${'\n'.repeat(199_996)}y`;
+    const starts = '<START>\n'.repeat(24_999);
+    const spaces = `{{${' '.repeat(199_990)}`;
+    for (const mes_example of [blank, starts, spaces]) {
+      const t0 = performance.now();
+      cardToCharacter(CharacterCard.parse({ name: 'n', description: 'd', mes_example }));
+      expect(performance.now() - t0).toBeLessThan(200);
+    }
+  });
+
+  it('still splits example chats on <START> lines, whatever their case and spacing', () => {
+    const c = cardToCharacter(
+      CharacterCard.parse({ name: 'n', description: 'd', mes_example: 'a\n  <start>  \nb\n<START>\n\nc' }),
+    );
+    expect(c.persona).toBe('d\n\nExample dialogue:\na\n\nb\n\nc');
+  });
+});

@@ -19,13 +19,26 @@ function expandMacros(text: string, name: string): string {
     .trim();
 }
 
-/** Example chats are separated by `<START>`; they become plain blocks. */
-const examples = (text: string) =>
-  text
-    .split(/^\s*<START>\s*$/im)
+/**
+ * Example chats are separated by `<START>` lines; they become plain blocks. A line-by-line scan, not a
+ * multiline regex: `^\s*<START>` retried at every line start runs over every following blank line, which
+ * made a card of 200,000 newlines take minutes (quadratic). Every regex left here is linear.
+ */
+function examples(text: string): string {
+  const blocks: string[] = [];
+  let block: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim().toUpperCase() === '<START>') {
+      blocks.push(block.join('\n'));
+      block = [];
+    } else block.push(line);
+  }
+  blocks.push(block.join('\n'));
+  return blocks
     .map((s) => s.trim())
     .filter(Boolean)
     .join('\n\n');
+}
 
 export const fieldsOf = (card: CharacterCard): CardFields => ('data' in card ? card.data : card);
 

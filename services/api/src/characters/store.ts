@@ -28,6 +28,19 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
+/**
+ * KEYS[1] = an owner's characters (hash). ARGV: max, field, value, expire seconds ('' = none). Adds the
+ * character only while the owner has fewer than max, in one step, so parallel creates cannot overshoot.
+ * Returns {1, count after} or {0, count}.
+ */
+const CREATE = `
+local n = redis.call('HLEN', KEYS[1])
+if n >= tonumber(ARGV[1]) then return {0, n} end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4])) end
+return {1, n + 1}
+`;
+
 const view = (s: Stored): Character => ({
   id: s.id,
   name: s.name,
@@ -44,12 +57,14 @@ const view = (s: Stored): Character => ({
  */
 export class CharacterStore {
   private readonly replaceScript;
+  private readonly createScript;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
     this.replaceScript = luaScript(redis, 'gwReplaceField', 1, REPLACE);
+    this.createScript = luaScript(redis, 'gwCreateCharacter', 1, CREATE);
   }
 
   async list(owner: string): Promise<Character[]> {
@@ -71,22 +86,23 @@ export class CharacterStore {
     input: CharacterInput,
     expireSeconds: number | null = null,
   ): Promise<Character> {
-    const key = this.keys.characters(owner);
-    const count = await this.redis.hlen(key);
-    if (count >= CHARACTER_LIMITS.perUser) {
+    const now = Date.now();
+    const s: Stored = { id: randomUUID(), ...input, created_at: now, updated_at: now };
+    const limit = CHARACTER_LIMITS.perUser;
+    const [taken, count] = (await this.createScript(
+      this.keys.characters(owner),
+      limit,
+      s.id,
+      JSON.stringify(s),
+      expireSeconds ?? '',
+    )) as [number, number];
+    if (taken !== 1) {
       throw new GatewayError(
         'conflict',
         `you have ${count} characters, the most one account may keep; delete one first`,
-        {
-          details: { count, limit: CHARACTER_LIMITS.perUser },
-        },
+        { details: { count, limit } },
       );
     }
-    const now = Date.now();
-    const s: Stored = { id: randomUUID(), ...input, created_at: now, updated_at: now };
-    const tx = this.redis.multi().hset(key, s.id, JSON.stringify(s));
-    if (expireSeconds !== null) tx.expire(key, expireSeconds);
-    await tx.exec();
     return view(s);
   }
 

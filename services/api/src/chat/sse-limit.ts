@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 
 /** The set lives as long as its latest lease (leases of other api instances included), not longer. */
@@ -29,23 +29,23 @@ ${EXPIRE_WITH_LAST}
 return 0
 `;
 
-interface LeaseScripts {
-  gwSseAcquire(
-    key: string,
-    now: number,
-    lease: string,
-    lapse: number,
-    max: number,
-  ): Promise<[number, number]>;
-  gwSseRenew(key: string, lapse: number, ...leases: string[]): Promise<number>;
-}
-
 export interface SseLimitOptions {
   /** Streams one user may hold open at once (SSE_MAX_PER_USER). */
   max: number;
   /** A lease not renewed for this long lapses: the streams of an api instance that died free up. */
   leaseMs?: number;
+  /** The Redis key of one owner's leases (default: their SSE streams). */
+  keyOf?: (owner: string) => string;
+  /** The 429 for an owner who holds `max` already (default: the SSE streams' message). */
+  refusal?: (held: number, max: number) => GatewayError;
 }
+
+const tooManyStreams = (held: number, max: number) =>
+  new GatewayError(
+    'rate_limited',
+    `you have ${held} event streams open, the most one user may have; close one, or poll GET /chat/jobs/{id}`,
+    { retryAfter: 5, details: { scope: 'sse_streams', limit: max } },
+  );
 
 /**
  * Caps the SSE streams one user holds open across every api instance. Each open stream is a lease in a
@@ -53,20 +53,20 @@ export interface SseLimitOptions {
  * when the stream closes, so a crashed instance's leases lapse on their own after `leaseMs`.
  */
 export class SseLimiter {
-  private readonly redis: Redis & LeaseScripts;
+  private readonly acquireScript;
+  private readonly renewScript;
   /** Leases this process holds, by the user's key. */
   private readonly held = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   private readonly leaseMs: number;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly opts: SseLimitOptions,
   ) {
-    if (!('gwSseAcquire' in redis)) redis.defineCommand('gwSseAcquire', { numberOfKeys: 1, lua: ACQUIRE });
-    if (!('gwSseRenew' in redis)) redis.defineCommand('gwSseRenew', { numberOfKeys: 1, lua: RENEW });
-    this.redis = redis as Redis & LeaseScripts;
+    this.acquireScript = luaScript(redis, 'gwSseAcquire', 1, ACQUIRE);
+    this.renewScript = luaScript(redis, 'gwSseRenew', 1, RENEW);
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timer = setInterval(() => void this.renew(), this.leaseMs / 3);
     this.timer.unref();
@@ -74,17 +74,14 @@ export class SseLimiter {
 
   /** Takes a stream slot for `owner`, or throws 429 `rate_limited`. The returned function gives it back. */
   async acquire(owner: string): Promise<() => void> {
-    const key = this.keys.userSseStreams(owner);
+    const key = this.opts.keyOf ? this.opts.keyOf(owner) : this.keys.userSseStreams(owner);
     const lease = randomUUID();
     const now = Date.now();
-    const [taken, held] = await this.redis.gwSseAcquire(key, now, lease, now + this.leaseMs, this.opts.max);
-    if (taken !== 1) {
-      throw new GatewayError(
-        'rate_limited',
-        `you have ${held} event streams open, the most one user may have; close one, or poll GET /chat/jobs/{id}`,
-        { retryAfter: 5, details: { scope: 'sse_streams', limit: this.opts.max } },
-      );
-    }
+    const [taken, held] = (await this.acquireScript(key, now, lease, now + this.leaseMs, this.opts.max)) as [
+      number,
+      number,
+    ];
+    if (taken !== 1) throw (this.opts.refusal ?? tooManyStreams)(held, this.opts.max);
     const set = this.held.get(key) ?? new Set<string>();
     this.held.set(key, set);
     set.add(lease);
@@ -113,7 +110,7 @@ export class SseLimiter {
   private async renew(): Promise<void> {
     const lapse = Date.now() + this.leaseMs;
     await Promise.all(
-      [...this.held].map(([key, leases]) => this.redis.gwSseRenew(key, lapse, ...leases).catch(() => 0)),
+      [...this.held].map(([key, leases]) => this.renewScript(key, lapse, ...leases).catch(() => 0)),
     );
   }
 }

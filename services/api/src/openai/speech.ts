@@ -1,8 +1,9 @@
 import { GatewayError, isErrorCode, type OpenAiSpeechRequest, type TtsJobData } from '@gateway/contracts';
-import { createRedis, QUEUE, QueueStats } from '@gateway/queue';
+import { createRedis, QUEUE, QueueStats, TTS_PRIORITY } from '@gateway/queue';
 import { type Job, QueueEvents } from 'bullmq';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
+import { SseLimiter } from '../chat/sse-limit.js';
 import { newId } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
 import { badParam } from './errors.js';
@@ -36,12 +37,35 @@ export class SpeechService {
   private events: Promise<QueueEvents> | null = null;
   private connection: Redis | null = null;
   private readonly stats: QueueStats;
+  /** SPEECH_MAX_CONCURRENT_PER_USER requests in flight per user, counted in Redis across api instances. */
+  private readonly inFlight: SseLimiter;
 
   constructor(private readonly deps: ApiDeps) {
     this.stats = new QueueStats(deps.redis, deps.keys, QUEUE.tts);
+    const max = deps.config.limits.speechConcurrentPerUser;
+    this.inFlight = new SseLimiter(deps.redis, deps.keys, {
+      max,
+      keyOf: (owner) => deps.keys.userSpeechRequests(owner),
+      refusal: (held) =>
+        new GatewayError(
+          'rate_limited',
+          `you have ${held} speech requests in progress, the most one user may have at once; wait for one to finish`,
+          { retryAfter: 1, details: { scope: 'speech_concurrent', limit: max } },
+        ),
+    });
   }
 
+  /** Speech for `owner`, holding one of their in-flight slots while it is made. */
   async speak(owner: string, body: OpenAiSpeechRequest, reply: FastifyReply): Promise<SpeechAudio> {
+    const release = await this.inFlight.acquire(owner);
+    try {
+      return await this.make(owner, body, reply);
+    } finally {
+      release();
+    }
+  }
+
+  private async make(owner: string, body: OpenAiSpeechRequest, reply: FastifyReply): Promise<SpeechAudio> {
     const { config } = this.deps;
     if (config.tts.engine === 'none') {
       throw new GatewayError('tts_disabled', 'speech is turned off on this server (TTS_ENGINE=none)');
@@ -75,8 +99,8 @@ export class SpeechService {
     const events = await this.queueEvents();
     const job: Job = await this.deps.ttsQueue.add('tts', data, {
       jobId: id,
-      // Someone is waiting on the line for it.
-      priority: 1,
+      // After the speech of chat replies: a bulk speech client must not hold up their voices.
+      priority: TTS_PRIORITY.standalone,
       attempts: config.llm.maxAttempts,
       backoff: { type: 'exponential', delay: config.llm.backoffMs, jitter: 0.5 },
       // Kept a while, so that a job ending before we listen is still seen as ended.
@@ -120,6 +144,7 @@ export class SpeechService {
   }
 
   async close(): Promise<void> {
+    this.inFlight.close();
     if (!this.events) return;
     const events = await this.events.catch(() => null);
     await events?.close().catch(() => {});

@@ -1,8 +1,9 @@
-import { PassThrough } from 'node:stream';
 import { type ChatJobData, GatewayError } from '@gateway/contracts';
 import type { FastifyReply } from 'fastify';
+import { SseLimiter } from '../chat/sse-limit.js';
 import type { ApiDeps } from '../deps.js';
 import { toErrorView } from '../errors.js';
+import { activeStreams, headersOf, SseStream } from '../sse.js';
 import { chunks, completionMeta } from './completion.js';
 import { openAiErrorBody } from './errors.js';
 import { cancelQuietly, followJob, jobEndError } from './follow.js';
@@ -13,6 +14,30 @@ const restarted = () =>
     'the backend failed part way through this reply; the text streamed so far cannot be taken back, so ' +
       'the reply ends here: send the request again',
   );
+
+const shuttingDown = () =>
+  new GatewayError(
+    'not_ready',
+    'this api process is shutting down; the reply ends here: send the request again',
+    { retryAfter: 1 },
+  );
+
+/** One SSE_MAX_PER_USER limiter per process: the same Redis leases as the job event streams. */
+const slots = new WeakMap<ApiDeps, SseLimiter>();
+
+/**
+ * Takes one of the user's SSE_MAX_PER_USER stream slots (shared with GET /chat/jobs/{id}/events), or
+ * throws 429 `rate_limited`; taken before the job is submitted, so a refused stream makes no job. The
+ * returned function gives it back (streamCompletion does, when the stream ends).
+ */
+export function reserveStream(deps: ApiDeps, owner: string): Promise<() => void> {
+  let limiter = slots.get(deps);
+  if (!limiter) {
+    limiter = new SseLimiter(deps.redis, deps.keys, { max: deps.config.limits.ssePerUser });
+    slots.set(deps, limiter);
+  }
+  return limiter.acquire(owner);
+}
 
 /**
  * `stream: true`: the job's tokens as `chat.completion.chunk` events, framed exactly as vLLM frames them
@@ -25,6 +50,10 @@ const restarted = () =>
  * and keeps it alive with `: ping` comments. After the status line, a failure is one
  * `data: {"error": {...}}` event and `[DONE]` (vLLM's mid-stream error).
  *
+ * The stream is an SseStream like every other (sse.ts): it counts in `gateway_sse_clients` and, with the
+ * slot from `reserveStream`, against SSE_MAX_PER_USER; shutdown ends it with an error event and `[DONE]`
+ * (it cannot be resumed) and cancels its job.
+ *
  * A retried job starts its text again. Before any text was sent that is invisible here; after it, the
  * client would see the reply twice, so the stream ends with an error event instead and the job is
  * cancelled (nobody is left to read it). A client that goes away cancels its job too.
@@ -34,52 +63,52 @@ export function streamCompletion(
   reply: FastifyReply,
   data: ChatJobData,
   includeUsage: boolean,
+  release: () => void = () => {},
 ): Promise<FastifyReply> {
   const meta = completionMeta(data);
   const heartbeatMs = deps.config.http.sseHeartbeatMs;
   return new Promise<FastifyReply>((resolve, reject) => {
-    const out = new PassThrough();
-    // Writes after the client left are dropped below; a late one must not become an unhandled error.
-    out.on('error', () => {});
+    let sse: SseStream | null = null;
     let opened = false;
     let over = false;
     let contentSent = false;
     let attempt = 0;
-    let heartbeat: NodeJS.Timeout | null = null;
 
     const event = (body: unknown) => {
-      if (over) return;
-      out.write(`data: ${JSON.stringify(body)}\n\n`);
-      // A client that stopped reading cannot grow our memory: it is dropped as if it had gone away
-      // (which cancels its job).
-      if (out.writableLength + reply.raw.writableLength > deps.config.http.sseMaxBufferedBytes)
-        reply.raw.destroy();
+      if (!over) sse?.data(JSON.stringify(body));
     };
     const cleanup = () => {
       over = true;
       clearTimeout(openTimer);
-      if (heartbeat) clearInterval(heartbeat);
       follower.close();
       reply.raw.off('close', onClose);
+      release();
     };
     const open = () => {
       if (opened || over) return;
       opened = true;
-      reply
-        .header('cache-control', 'no-cache')
-        .header('x-accel-buffering', 'no')
-        .type('text/event-stream; charset=utf-8');
-      resolve(reply.send(out));
+      sse = new SseStream(reply, {
+        heartbeatMs,
+        maxBufferedBytes: deps.config.http.sseMaxBufferedBytes,
+        headers: headersOf(reply),
+        // OpenAI's framing: `data:` lines and `: ping` comments only.
+        retryMs: null,
+        onInterrupt: (s) => {
+          s.data(JSON.stringify(openAiErrorBody(toErrorView(shuttingDown()))));
+          s.data('[DONE]');
+        },
+      });
+      // Ended from outside (shutdown), cut off as a slow reader, or the client left: its job goes.
+      sse.onClose(onClose);
+      activeStreams.add(sse);
+      resolve(reply);
       event(chunks.role(meta));
-      heartbeat = setInterval(() => {
-        if (!over) out.write(': ping\n\n');
-      }, heartbeatMs);
-      heartbeat.unref();
     };
     const finish = () => {
       if (over) return;
-      out.end('data: [DONE]\n\n');
+      sse?.data('[DONE]');
       cleanup();
+      sse?.end();
     };
     const fail = (err: unknown) => {
       if (over) return;
@@ -127,12 +156,12 @@ export function streamCompletion(
       },
     });
     follower.ready.catch(fail);
-    const onClose = () => {
+    function onClose() {
       if (over) return;
       cleanup();
       void cancelQuietly(deps, data.job_id, reply);
       if (!opened) reject(new GatewayError('cancelled', 'the client went away'));
-    };
+    }
     reply.raw.on('close', onClose);
     if (reply.raw.destroyed) onClose();
   });

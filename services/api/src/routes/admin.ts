@@ -6,6 +6,7 @@ import { FairShare } from '@gateway/queue';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isAdmin } from '../auth/admin.js';
 import type { ApiDeps } from '../deps.js';
 import { sendError, toErrorView } from '../errors.js';
 import { notLoggedIn } from '../identity.js';
@@ -13,15 +14,15 @@ import { notLoggedIn } from '../identity.js';
 const BASE = '/admin/queues';
 
 /**
- * Admins are the configured usernames; guests never are. Anyone else gets a closed 403, answered here
- * (bull-board installs its own error handler, which would turn a thrown error into a 500).
+ * Admins are accounts the operator made admins (auth/admin.ts: the account, not the token, says so);
+ * guests never are. Anyone else gets a closed 403, answered here (bull-board installs its own error
+ * handler, which would turn a thrown error into a 500).
  */
 function requireAdmin(deps: ApiDeps) {
-  const admins = new Set(deps.config.auth.adminUsers);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const user = req.user;
     if (!user) return sendError(reply, toErrorView(notLoggedIn()));
-    if (user.guest || !admins.has(user.username)) {
+    if (!(await isAdmin(deps.auth, user))) {
       return sendError(reply, toErrorView(new GatewayError('forbidden', 'admins only')));
     }
   };

@@ -10,11 +10,13 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isReservedName } from '../auth/admin.js';
 import { verifySession } from '../auth/authenticate.js';
 import { clearSessionCookie, issueSession } from '../auth/session-cookie.js';
 import { normalizeUsername } from '../auth/users.js';
 import type { ApiDeps } from '../deps.js';
 import { type SessionUser, userOf } from '../identity.js';
+import { guestRateLimit } from '../limits.js';
 
 // No body at all is the usual call (fastify then validates `null`).
 const GuestBody = z.object({ token: z.boolean().optional() }).strict().nullish();
@@ -25,6 +27,7 @@ const limiterSubject = (username: string) =>
 
 export const authRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { auth } = deps;
+  const limitGuests = await guestRateLimit(app, deps);
 
   const startSession = async (
     req: FastifyRequest,
@@ -33,7 +36,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     withToken: boolean | undefined,
   ): Promise<SessionView> => {
     const sid = await auth.sessions.create(user.id);
-    const issued = issueSession(req, reply, auth, user, sid);
+    const issued = issueSession(req, reply, auth, user, sid, Math.floor(Date.now() / 1000));
     req.log.info({ userId: user.id, guest: user.guest }, 'session started');
     const view: SessionView = { user: { id: user.id, username: user.username, guest: user.guest } };
     return withToken ? { ...view, token: issued.token, expires_at: issued.expiresAt.toISOString() } : view;
@@ -53,6 +56,13 @@ export const authRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     async (req, reply) => {
       if (!auth.settings.registration) {
         throw new GatewayError('forbidden', 'registration is switched off here (AUTH_REGISTRATION=false)');
+      }
+      if (isReservedName(auth, req.body.username)) {
+        throw new GatewayError(
+          'forbidden',
+          'that username is reserved for an administrator; choose another',
+          { details: [{ field: 'body.username' }] },
+        );
       }
       await auth.loginLimiter.hit({ ip: req.ip });
       const user = await auth.users.register(req.body.username, req.body.password);
@@ -88,6 +98,8 @@ export const authRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     '/auth/guest',
     {
       config: { public: true },
+      // GUEST_RATE_PER_IP per address and GUEST_RATE_GLOBAL in all, per GUEST_RATE_WINDOW_SECONDS.
+      onRequest: limitGuests,
       schema: {
         tags: ['auth'],
         summary: 'Log in as a new guest: no password, gone when the session ends',

@@ -18,7 +18,7 @@ import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { ownerOf } from '../identity.js';
 import { submissionRateLimit } from '../limits.js';
-import { SseRegistry, SseStream } from '../sse.js';
+import { activeStreams, SseStream } from '../sse.js';
 
 const JobParams = z.object({ id: Id });
 const IdempotencyHeaders = z.object({ 'idempotency-key': z.string().min(1).max(256).optional() });
@@ -173,8 +173,8 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
   );
 };
 
-/** Open SSE streams of this process, so that shutdown can end them with a resume hint. */
-export const activeStreams = new SseRegistry();
+/** Open SSE streams of this process (OpenAI streams too), so that shutdown can end them with a resume hint. */
+export { activeStreams };
 
 function corsHeadersOf(reply: { getHeaders(): Record<string, unknown> }): Record<string, string> {
   const out: Record<string, string> = {};

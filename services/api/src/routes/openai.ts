@@ -10,13 +10,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
 import { installErrorHandling } from '../errors.js';
 import { ownerOf } from '../identity.js';
-import { submissionRateLimit } from '../limits.js';
+import { speechRateLimit, submissionRateLimit } from '../limits.js';
 import { waitForCompletion } from '../openai/completion.js';
 import { sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
 import { completionParams } from '../openai/request.js';
 import { SpeechService } from '../openai/speech.js';
-import { streamCompletion } from '../openai/stream.js';
+import { reserveStream, streamCompletion } from '../openai/stream.js';
 import { submitOpenAiJob } from '../openai/submit.js';
 
 const errors = { 400: OpenAiErrorBody, 401: OpenAiErrorBody, 429: OpenAiErrorBody, 503: OpenAiErrorBody };
@@ -29,6 +29,7 @@ const errors = { 400: OpenAiErrorBody, 401: OpenAiErrorBody, 429: OpenAiErrorBod
 export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   installErrorHandling(app, sendOpenAiError);
   const limitSubmissions = await submissionRateLimit(app, deps);
+  const limitSpeech = await speechRateLimit(app, deps);
   const { config } = deps;
   const catalog = new ModelCatalog({
     llm: deps.llm ? deps.backends : null,
@@ -87,10 +88,15 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
           { retryAfter: Math.max(1, Math.ceil(config.llm.breakerProbeMs / 1000)) },
         );
       }
-      const data = await submitOpenAiJob(deps, { owner, model, params, character });
+      // A stream counts against SSE_MAX_PER_USER with the job event streams: refused before a job is made.
+      const release = params.stream ? await reserveStream(deps, owner) : () => {};
+      const data = await submitOpenAiJob(deps, { owner, model, params, character }).catch((err: unknown) => {
+        release();
+        throw err;
+      });
       reply.header('x-job-id', data.job_id);
       req.log.info({ jobId: data.job_id, stream: params.stream }, 'openai completion accepted');
-      if (params.stream) return streamCompletion(deps, reply, data, params.includeUsage);
+      if (params.stream) return streamCompletion(deps, reply, data, params.includeUsage, release);
       return waitForCompletion(deps, reply, data);
     },
   );
@@ -98,6 +104,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
   app.post(
     '/audio/speech',
     {
+      // SPEECH_RATE_PER_USER per window; SPEECH_MAX_CONCURRENT_PER_USER at once (in SpeechService).
+      onRequest: limitSpeech,
       schema: {
         tags: ['openai'],
         summary: 'OpenAI speech through the TTS queue; answers the audio bytes',

@@ -1,6 +1,8 @@
 import { GatewayError, ModelsView } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isAdmin } from '../auth/admin.js';
+import { optionalUser } from '../auth/authenticate.js';
 import type { ApiDeps } from '../deps.js';
 
 const Ready = z.object({
@@ -40,7 +42,7 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
         response: { 200: Ready },
       },
     },
-    async () => {
+    async (req) => {
       const checks: Record<string, string> = {};
       const failed: string[] = [];
       const probe = async (name: string, fn: () => Promise<unknown>) => {
@@ -71,10 +73,19 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
       ]);
       if (failed.length > 0) {
         const waiting = await deps.pool.depth().catch(() => null);
+        req.log.warn({ checks, failed, jobsWaiting: waiting }, 'not ready');
         const backendDown = failed.some((f) => f.startsWith('backend'));
+        // The queue depth is public anyway (/metrics).
         const note =
           (uncovered.length ? `; no healthy server serves ${uncovered.join(', ')}` : '') +
           (backendDown && waiting ? `; ${waiting} jobs are waiting for it` : '');
+        // Strangers learn which dependency fails, never its address or error text; admins get it all.
+        if (!(await isAdmin(deps.auth, await optionalUser(req, deps.auth)).catch(() => false))) {
+          throw new GatewayError('not_ready', `not ready: ${failed.join(', ')}${note}`, {
+            retryAfter: 5,
+            details: { failed },
+          });
+        }
         throw new GatewayError(
           'not_ready',
           `not ready: ${failed.map((f) => `${f} (${checks[f]})`).join(', ')}${note}`,

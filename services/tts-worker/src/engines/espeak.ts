@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { GatewayError } from '@gateway/contracts';
-import type { VoiceTable } from '../voices.js';
+import { isOpenAiVoice, type VoiceTable, voiceSpec } from '../voices.js';
 import type { SynthesisOutput, SynthesisRequest, TtsEngine } from './types.js';
 
 export interface EspeakOptions {
@@ -15,6 +15,24 @@ export interface EspeakOptions {
  * Nothing else gets through, so a voice can never be read as an option.
  */
 export const ESPEAK_VOICE = /^[a-z]{2,3}(?:-[a-z0-9]{1,8}){0,3}(?:\+[A-Za-z0-9][A-Za-z0-9_-]{0,31})?$/;
+
+// espeak-ng's variants, one per OpenAI voice (its usual female / male character), so that each name
+// sounds different: `alloy` becomes `<default language>+f3`.
+const OPENAI_VARIANTS: Record<string, string> = {
+  alloy: 'f3',
+  ash: 'm3',
+  ballad: 'm5',
+  coral: 'f2',
+  echo: 'm1',
+  fable: 'm4',
+  nova: 'f4',
+  onyx: 'm7',
+  sage: 'f5',
+  shimmer: 'f1',
+  verse: 'm2',
+  marin: 'f2',
+  cedar: 'm6',
+};
 
 const BASE_WPM = 175; // espeak-ng's default speed
 
@@ -54,7 +72,7 @@ export class EspeakEngine implements TtsEngine {
 
   resolveVoice(voiceId: string | null): string {
     const id = voiceId ?? this.o.defaultVoice;
-    const voice = this.o.voices[id]?.voice ?? id;
+    const voice = voiceSpec(this.o.voices, id)?.voice ?? this.openAiVoice(id) ?? id;
     if (!ESPEAK_VOICE.test(voice)) {
       throw new GatewayError(
         'tts_failed',
@@ -62,6 +80,13 @@ export class EspeakEngine implements TtsEngine {
       );
     }
     return voice;
+  }
+
+  /** An OpenAI voice name: the default voice's language with that name's variant. */
+  private openAiVoice(id: string): string | null {
+    if (!isOpenAiVoice(id)) return null;
+    const base = this.resolveVoice(null).split('+')[0];
+    return `${base}+${OPENAI_VARIANTS[id]}`;
   }
 
   async synthesize(req: SynthesisRequest): Promise<SynthesisOutput> {

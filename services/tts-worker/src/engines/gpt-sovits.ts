@@ -1,5 +1,5 @@
 import { GatewayError } from '@gateway/contracts';
-import type { VoiceSpec, VoiceTable } from '../voices.js';
+import { isOpenAiVoice, type VoiceSpec, type VoiceTable, voiceSpec } from '../voices.js';
 import { TtsHttp } from './http.js';
 import type { SynthesisOutput, SynthesisRequest, TtsEngine } from './types.js';
 
@@ -74,8 +74,11 @@ export class GptSovitsEngine implements TtsEngine {
   async check(): Promise<void> {}
 
   resolveVoice(voiceId: string | null): string {
-    const id = voiceId ?? this.o.defaultVoice ?? Object.keys(this.o.voices)[0]!;
-    if (!this.o.voices[id]) {
+    const fallback = this.o.defaultVoice ?? Object.keys(this.o.voices)[0]!;
+    let id = voiceId ?? fallback;
+    // An OpenAI voice name the table does not list speaks with the default voice.
+    if (!voiceSpec(this.o.voices, id) && isOpenAiVoice(id)) id = fallback;
+    if (!voiceSpec(this.o.voices, id)) {
       const known = Object.keys(this.o.voices).slice(0, 20).join(', ');
       throw new GatewayError('tts_failed', `unknown GPT-SoVITS voice "${id}" (known: ${known})`);
     }
@@ -83,7 +86,7 @@ export class GptSovitsEngine implements TtsEngine {
   }
 
   async synthesize(req: SynthesisRequest): Promise<SynthesisOutput> {
-    const spec = this.o.voices[req.voice];
+    const spec = voiceSpec(this.o.voices, req.voice);
     if (!spec) throw new GatewayError('tts_failed', `unknown GPT-SoVITS voice "${req.voice}"`);
     // One request at a time: a weight switch must not land between another voice's switch and synthesis.
     const run = this.queue.then(() => this.synthesizeNow(req.voice, spec, req));

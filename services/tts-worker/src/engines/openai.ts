@@ -1,6 +1,6 @@
 import { contentTypeOf } from '@gateway/audio-store';
 import { GatewayError } from '@gateway/contracts';
-import type { VoiceTable } from '../voices.js';
+import { type VoiceTable, voiceSpec } from '../voices.js';
 import { TtsHttp } from './http.js';
 import type { SynthesisOutput, SynthesisRequest, TtsEngine } from './types.js';
 
@@ -46,7 +46,7 @@ export class OpenAiTtsEngine implements TtsEngine {
 
   resolveVoice(voiceId: string | null): string {
     const id = voiceId ?? this.o.defaultVoice;
-    return this.o.voices[id]?.voice ?? id;
+    return voiceSpec(this.o.voices, id)?.voice ?? id;
   }
 
   async synthesize(req: SynthesisRequest): Promise<SynthesisOutput> {
