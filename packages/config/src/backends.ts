@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const DEFAULT_CONCURRENCY = { vllm: 12, ollama: 4 } as const;
 
 /**
- * A server name is part of Redis keys (`{chat:<name>}`), metric labels and log lines: short, plain
+ * A server name is part of Redis keys (`{chat-<name>}`), metric labels and log lines: short, plain
  * characters only.
  */
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;

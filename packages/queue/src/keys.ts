@@ -3,8 +3,8 @@
  * hash tag (`{jobId}`, `{conversationId}`) so that they live in one slot on a Redis Cluster.
  */
 export const QUEUE = { chat: '{chat}', tts: '{tts}' } as const;
-/** `{chat:<server>}`: the chat queue of one server of a pool (see `Keys.chatQueue`). */
-export type QueueName = (typeof QUEUE)[keyof typeof QUEUE] | `{chat:${string}}`;
+/** `{chat-<server>}`: the chat queue of one server of a pool (see `Keys.chatQueue`). */
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE] | `{chat-${string}}`;
 
 /** The server name of a pool of one (LLM_SERVICE and a base URL): its keys are the classic `{chat}` ones. */
 export const SINGLE_SERVER = 'default';
@@ -29,7 +29,7 @@ export interface Keys {
   backendState(): string;
   /**
    * The chat queue of one GPU server. Each server's queue, statistics and state share the hash tag
-   * `{chat:<server>}`, so a Redis Cluster spreads a pool over its masters; the pool of one keeps `{chat}`.
+   * `{chat-<server>}`, so a Redis Cluster spreads a pool over its masters; the pool of one keeps `{chat}`.
    */
   chatQueue(server: string): QueueName;
   /** Run-time statistics of one server's queue (slot gaps, average job time). */
@@ -81,11 +81,11 @@ export function createKeys(prefix: string): Keys {
     fairUser: (owner) => `${prefix}:fair:{${owner}}`,
     fairWeight: (owner) => `${prefix}:fair:{${owner}}:weight`,
     backendState: () => `${prefix}:backend`,
-    chatQueue: (server) => (server === SINGLE_SERVER ? QUEUE.chat : `{chat:${server}}`),
+    chatQueue: (server) => (server === SINGLE_SERVER ? QUEUE.chat : `{chat-${server}}`),
     serverStats: (server) =>
-      server === SINGLE_SERVER ? `${prefix}:stats:{chat}` : `${prefix}:stats:{chat:${server}}`,
+      server === SINGLE_SERVER ? `${prefix}:stats:{chat}` : `${prefix}:stats:{chat-${server}}`,
     serverState: (server) =>
-      server === SINGLE_SERVER ? `${prefix}:backend` : `${prefix}:backend:{chat:${server}}`,
+      server === SINGLE_SERVER ? `${prefix}:backend` : `${prefix}:backend:{chat-${server}}`,
     user: (id) => `${prefix}:user:{${id}}`,
     characters: (owner) => `${prefix}:user:{${owner}}:chars`,
     userActiveJobs: (owner) => `${prefix}:user:{${owner}}:active`,
