@@ -45,7 +45,7 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   apt_install docker-compose
 fi
 # .env.example, not a developer's .env, so the check sees what a fresh checkout gives.
-for profiles in "" "sim" "vllm" "ollama" "monitoring"; do
+for profiles in "" "sim" "vllm" "ollama" "monitoring" "pool"; do
   args=(--env-file .env.example -f docker-compose.yml)
   [ -n "$profiles" ] && args+=(--profile "$profiles")
   docker-compose "${args[@]}" config -q

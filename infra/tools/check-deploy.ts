@@ -32,10 +32,16 @@ const MODELS = Object.fromEntries(
   ].map((Model) => [`${Model.apiVersion} ${Model.kind}`, Model]),
 );
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
-/** What each worker image command consumes, and the timeout its draining jobs may take. */
-const WORKERS: Record<string, { queue: QueueName; timeoutMs: (c: Config) => number }> = {
-  'services/llm-worker/dist/main.js': { queue: QUEUE.chat, timeoutMs: (c) => c.llm.timeoutMs },
-  'services/tts-worker/dist/main.js': { queue: QUEUE.tts, timeoutMs: (c) => c.tts.timeoutMs },
+/**
+ * What each worker image command consumes (an llm-worker: one chat queue per GPU server of the pool), and
+ * the timeout its draining jobs may take.
+ */
+const WORKERS: Record<string, { queues: (c: Config) => QueueName[]; timeoutMs: (c: Config) => number }> = {
+  'services/llm-worker/dist/main.js': {
+    queues: (c) => c.llm.pool.map((s) => createKeys(c.redis.prefix).chatQueue(s.name)),
+    timeoutMs: (c) => c.llm.timeoutMs,
+  },
+  'services/tts-worker/dist/main.js': { queues: () => [QUEUE.tts], timeoutMs: (c) => c.tts.timeoutMs },
 };
 // Variables our manifests set that are for KEDA or the pod itself, not for the config parser.
 const NOT_FOR_THE_PARSER = new Set(['REDIS_ADDRESS']);
@@ -123,12 +129,25 @@ function checkKustomization(dir: string) {
     }
     if (!target.config) continue; // its parse error is reported above
     const keys = createKeys(target.config.redis.prefix);
-    const { queue } = WORKERS[target.worker]!;
-    // BullMQ keeps jobs without a priority in the `wait` list, the others in the `prioritized` zset.
-    const expected = [keys.bull(queue, 'wait'), keys.bull(queue, 'prioritized')];
-    const read = so.spec.triggers
-      .filter((t) => t.type === 'redis')
-      .map((t) => t.metadata as Record<string, string>);
+    const queues = WORKERS[target.worker]!.queues(target.config);
+    // BullMQ keeps jobs without a priority in the `wait` list, the others in the `prioritized` zset; a
+    // pool has both per server.
+    const expected = queues.flatMap((q) => [keys.bull(q, 'wait'), keys.bull(q, 'prioritized')]);
+    const triggers = so.spec.triggers.filter((t) => t.type === 'redis');
+    const read = triggers.map((t) => t.metadata as Record<string, string>);
+    // Several servers: the backlog is their sum, which only a scaling formula gives (the HPA alone takes
+    // the largest trigger). It must add every trigger.
+    const formula = (so.spec.advanced as { scalingModifiers?: { formula?: string } } | undefined)
+      ?.scalingModifiers?.formula;
+    if (queues.length > 1 && !formula)
+      fail(at, `${queues.length} servers: advanced.scalingModifiers.formula must sum their triggers`);
+    if (formula) {
+      const terms = formula.split('+').map((t) => t.trim());
+      for (const t of triggers)
+        if (!t.name || !terms.includes(t.name)) fail(at, `the formula does not add trigger ${t.name}`);
+      for (const term of terms)
+        if (!triggers.some((t) => t.name === term)) fail(at, `the formula adds ${term}, which no trigger is`);
+    }
     for (const m of read) {
       if (!expected.includes(m.listName ?? ''))
         fail(at, `listName ${m.listName} is none of ${expected.join(', ')}`);
