@@ -6,7 +6,7 @@ import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
 import { QueueStats } from './queue-stats.js';
 import { chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
-import { type Route, route, type ServerLoad } from './routing.js';
+import { expectedWaitMs, type Route, route, type ServerLoad, servesModel } from './routing.js';
 
 /**
  * KEYS: job record. ARGV: mode, expected server ('' = none yet), new server, attempt (mode `requeue`).
@@ -74,6 +74,8 @@ export type Placement = { server: string; route: Route['reason'] | 'already_plac
  */
 export class ChatPool {
   private readonly members = new Map<string, Member>();
+  /** Jobs this process has routed but not yet put on their server's queue. */
+  private readonly placing = new Map<string, number>();
   private readonly assign;
   private readonly affinity;
 
@@ -180,10 +182,15 @@ export class ChatPool {
     );
   }
 
-  /** Where a job would go now (no writes). */
+  /**
+   * Where a job would go now. With `reserve`, the chosen server counts one more waiting job in this
+   * process until `release` (after the job is on its queue): a burst of concurrent submissions would
+   * otherwise all read the same load and all pick the same server.
+   */
   async pick(
     data: Pick<ChatJobData, 'model' | 'conversation_id' | 'kind'>,
     exclude?: string,
+    reserve = false,
   ): Promise<Route> {
     if (this.single && !exclude) return { server: this.names[0]!, reason: 'shortest_wait' };
     const [servers, affinity] = await Promise.all([
@@ -192,7 +199,14 @@ export class ChatPool {
         ? this.o.redis.hget(this.o.keys.conversation(data.conversation_id), 'server')
         : Promise.resolve(null),
     ]);
-    return route(servers, { model: data.model, affinity, exclude: exclude ?? null });
+    for (const s of servers) s.waiting += this.placing.get(s.name) ?? 0;
+    const r = route(servers, { model: data.model, affinity, exclude: exclude ?? null });
+    if (reserve && r.server) this.placing.set(r.server, (this.placing.get(r.server) ?? 0) + 1);
+    return r;
+  }
+
+  private release(server: string | null): void {
+    if (server) this.placing.set(server, Math.max(0, (this.placing.get(server) ?? 0) - 1));
   }
 
   /**
@@ -205,20 +219,28 @@ export class ChatPool {
     if (this.single) {
       placement = { server: this.names[0]!, route: 'shortest_wait' };
     } else {
-      const r = await this.pick(data);
-      // A model no server serves was refused at submission; a pool changed since then keeps the job on
-      // the first server, where it fails with the backend's own error instead of vanishing.
-      const chosen = r.server ?? this.names[0]!;
-      const [ok, current] = (await this.assign(this.o.keys.job(data.job_id), 'new', '', chosen, 0)) as [
-        number,
-        string,
-      ];
-      placement =
-        ok === 1 || !current
-          ? { server: chosen, route: r.reason }
-          : { server: current, route: 'already_placed' };
-      if (!this.members.has(placement.server)) placement = { server: chosen, route: r.reason };
-      await this.remember(data, placement.server);
+      const r = await this.pick(data, undefined, true);
+      try {
+        // A model no server serves was refused at submission; a pool changed since then keeps the job on
+        // the first server, where it fails with the backend's own error instead of vanishing.
+        const chosen = r.server ?? this.names[0]!;
+        const [ok, current] = (await this.assign(this.o.keys.job(data.job_id), 'new', '', chosen, 0)) as [
+          number,
+          string,
+        ];
+        placement =
+          ok === 1 || !current
+            ? { server: chosen, route: r.reason }
+            : { server: current, route: 'already_placed' };
+        if (!this.members.has(placement.server)) placement = { server: chosen, route: r.reason };
+        await Promise.all([
+          this.remember(data, placement.server),
+          this.enqueue(placement.server, data, priority),
+        ]);
+      } finally {
+        this.release(r.server);
+      }
+      return placement;
     }
     await this.enqueue(placement.server, data, priority);
     return placement;
@@ -252,17 +274,32 @@ export class ChatPool {
     for (const job of waiting) {
       if (!job?.id) continue;
       const data = job.data as ChatJobData;
-      const r = await this.pick(data, from);
-      if (!r.server || r.reason === 'none_healthy') continue;
-      const [ok, current] = (await this.assign(this.o.keys.job(job.id), 'move', from, r.server, 0)) as [
-        number,
-        string,
-      ];
+      const r = await this.pick(data, from, true);
+      if (!r.server || r.reason === 'none_healthy') {
+        this.release(r.server);
+        continue;
+      }
+      let ok = 0;
+      let current = '';
+      try {
+        [ok, current] = (await this.assign(this.o.keys.job(job.id), 'move', from, r.server, 0)) as [
+          number,
+          string,
+        ];
+      } catch (err) {
+        this.release(r.server);
+        throw err;
+      }
       if (ok === 1) {
-        await this.remember(data, r.server);
-        await this.enqueue(r.server, data, job.opts.priority ?? 0);
+        await Promise.all([
+          this.remember(data, r.server),
+          this.enqueue(r.server, data, job.opts.priority ?? 0),
+        ]).finally(() => this.release(r.server));
         moved++;
-      } else if (current === from) {
+      } else {
+        this.release(r.server);
+      }
+      if (ok !== 1 && current === from) {
         // Running or ended meanwhile: not ours to move.
         continue;
       }
@@ -279,16 +316,68 @@ export class ChatPool {
    */
   async handOver(data: ChatJobData, priority: number, from: string, attempt: number): Promise<string | null> {
     if (this.single) return null;
-    const r = await this.pick(data, from);
-    if (!r.server || r.reason === 'none_healthy') return null;
-    const [ok] = (await this.assign(this.o.keys.job(data.job_id), 'requeue', from, r.server, attempt)) as [
-      number,
-      string,
-    ];
-    if (ok !== 1) return null;
-    await this.remember(data, r.server);
-    await this.enqueue(r.server, data, priority);
-    return r.server;
+    const r = await this.pick(data, from, true);
+    try {
+      if (!r.server || r.reason === 'none_healthy') return null;
+      const [ok] = (await this.assign(this.o.keys.job(data.job_id), 'requeue', from, r.server, attempt)) as [
+        number,
+        string,
+      ];
+      if (ok !== 1) return null;
+      await Promise.all([this.remember(data, r.server), this.enqueue(r.server, data, priority)]);
+      return r.server;
+    } finally {
+      this.release(r.server);
+    }
+  }
+
+  /**
+   * Work stealing: when `to` has free slots and nothing waiting while other servers serving the same
+   * models have a line, it takes jobs from the heads of those lines (the longest expected wait first). This
+   * evens out what routing at admission cannot foresee: replies of very different lengths, and the end
+   * of a backlog, where one server would otherwise sit idle while another still has jobs waiting. Only
+   * jobs that no conversation ties to their server move: OpenAI-facade jobs and the first turn of a
+   * conversation. Returns how many moved.
+   */
+  async steal(to: string): Promise<number> {
+    if (this.single) return 0;
+    const q = this.o.keys.chatQueue(to);
+    // The cheap check first: while `to` has its own line, there is nothing to steal.
+    const [wait, prioritized] = await Promise.all([
+      this.o.redis.llen(this.o.keys.bull(q, 'wait')),
+      this.o.redis.zcard(this.o.keys.bull(q, 'prioritized')),
+    ]);
+    if (wait + prioritized > 0) return 0;
+    const servers = await this.load();
+    const me = servers.find((s) => s.name === to);
+    const models = this.modelsOf(to);
+    if (!me?.healthy || !models) return 0;
+    let free = me.concurrency - me.running - me.waiting - (this.placing.get(to) ?? 0);
+    const donors = servers
+      .filter((s) => s.name !== to && s.waiting > 0)
+      .sort((a, b) => expectedWaitMs(b) - expectedWaitMs(a));
+    let moved = 0;
+    for (const donor of donors) {
+      if (free <= 0) break;
+      const heads = await this.queue(donor.name).getJobs(['prioritized', 'wait'], 0, free * 2 - 1, true);
+      for (const job of heads) {
+        if (free <= 0) break;
+        const data = job?.data as ChatJobData | undefined;
+        if (!job?.id || !data || !servesModel(models, data.model)) continue;
+        if (data.kind === 'roleplay' && data.turn > 1) continue;
+        const [ok] = (await this.assign(this.o.keys.job(job.id), 'move', donor.name, to, 0)) as [
+          number,
+          string,
+        ];
+        if (ok !== 1) continue;
+        free--;
+        moved++;
+        await Promise.all([this.remember(data, to), this.enqueue(to, data, job.opts.priority ?? 0)]);
+        // A copy the donor's worker takes meanwhile is forwarded, not run (the record names `to`).
+        await job.remove().catch(() => {});
+      }
+    }
+    return moved;
   }
 
   /** Jobs waiting over all servers. */

@@ -53,8 +53,8 @@ describe('route', () => {
 
   it('otherwise picks the shortest expected wait: backlog over cap, by the measured slot gap', () => {
     // b is twice as big: with the same backlog, its line moves twice as fast.
-    const a = server('a', { concurrency: 4, running: 4, waiting: 8, slotGapMs: 500 });
-    const b = server('b', { concurrency: 8, running: 8, waiting: 8, slotGapMs: 250 });
+    const a = server('a', { concurrency: 4, running: 4, waiting: 8, slotGapMs: 500, avgJobMs: 1_600 });
+    const b = server('b', { concurrency: 8, running: 8, waiting: 8, slotGapMs: 250, avgJobMs: 1_600 });
     expect(expectedWaitMs(a)).toBe(9 * 500);
     expect(expectedWaitMs(b)).toBe(9 * 250);
     expect(route([a, b], { model: 'gemma' }).server).toBe('b');
@@ -64,6 +64,11 @@ describe('route', () => {
     expect(route([slow, fast], { model: 'gemma' }).server).toBe('b');
     // Before any gap is measured: the average job time over the cap.
     expect(expectedWaitMs(server('c', { running: 4, waiting: 1, avgJobMs: 2_000 }))).toBe(2 * 500);
+    // A gap measured in a burst of finishes (jobs that started together) never makes a server look
+    // faster than its run time over its cap.
+    expect(expectedWaitMs(server('d', { running: 4, waiting: 1, slotGapMs: 25, avgJobMs: 2_000 }))).toBe(
+      2 * 500,
+    );
   });
 
   it('fills free slots evenly: among servers with room, the least used share of the cap', () => {

@@ -54,9 +54,14 @@ export function servesModel(models: readonly string[], model: string): boolean {
   return models.some((m) => m === model || bare(m) === want);
 }
 
-/** Time a job routed now would wait for a slot on `s`: the places ahead of it times the time per place. */
+/**
+ * Time a job routed now would wait for a slot on `s`: the places ahead of it times the time per place.
+ * A place frees up every measured slot gap, but never faster than a job's run time over the cap: the
+ * gaps of a server whose jobs started together come in bursts (several finishes at once, then a long
+ * pause), and a moving average taken in a burst would make it look many times faster than it is.
+ */
 export function expectedWaitMs(s: ServerLoad): number {
-  const perPlace = s.slotGapMs ?? (s.avgJobMs ?? DEFAULT_JOB_MS) / s.concurrency;
+  const perPlace = Math.max(s.slotGapMs ?? 0, (s.avgJobMs ?? DEFAULT_JOB_MS) / s.concurrency);
   const ahead = s.waiting + s.running + 1 - s.concurrency;
   return Math.max(0, ahead) * perPlace;
 }

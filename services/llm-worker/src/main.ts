@@ -163,6 +163,24 @@ async function serveServer(server: PoolServer) {
   };
   // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
   await queue.setGlobalConcurrency(server.concurrency);
+  // Work stealing (pools only): after each job here, and every second, an idle server with free slots
+  // takes jobs from the heads of other servers' lines.
+  let stealing = false;
+  const steal = () => {
+    if (pool.single || stealing) return;
+    stealing = true;
+    pool
+      .steal(backend)
+      .then((n) => {
+        if (n > 0) slog.debug({ moved: n }, 'took waiting jobs from busier servers');
+      })
+      .catch((err: unknown) => slog.warn({ err }, 'work stealing failed'))
+      .finally(() => {
+        stealing = false;
+      });
+  };
+  const stealTimer = pool.single ? null : setInterval(steal, 1_000);
+  stealTimer?.unref();
 
   const worker = new Worker<ChatJobData>(
     keys.chatQueue(backend),
@@ -201,6 +219,7 @@ async function serveServer(server: PoolServer) {
         'chat job ended',
       );
       metrics.jobs.inc({ outcome: result.outcome, backend });
+      steal();
       if (result.outcome === 'retry') throw result.error;
       if (result.outcome === 'backend_down') throw Worker.RateLimitError();
       if (result.outcome === 'failed')
@@ -235,7 +254,15 @@ async function serveServer(server: PoolServer) {
       .catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
   });
   worker.on('error', (err) => slog.error({ err }, 'worker error'));
-  return { worker, breaker, llm };
+  return {
+    worker,
+    breaker,
+    llm,
+    stop: () => {
+      if (stealTimer) clearInterval(stealTimer);
+      breaker.stop();
+    },
+  };
 }
 
 const served = await Promise.all(servers.map(serveServer));
@@ -262,7 +289,7 @@ await runWorkerLifecycle({
   log,
   closeOthers: async () => {
     stopWatching();
-    for (const s of served) s.breaker.stop();
+    for (const s of served) s.stop();
     metricsServer?.close();
     await Promise.allSettled([chat.close(), ...served.map((s) => s.llm.close())]);
     subscriber.disconnect();
