@@ -2,8 +2,9 @@ import type { ChatJobData } from '@gateway/contracts';
 import {
   buildChatMessages,
   type ChatMessage,
+  type ClientMessage,
+  fitClientMessages,
   formatPersonaForRoleplay,
-  normalizeForGemma,
 } from '@gateway/prompt';
 import type { StoredTurn } from '@gateway/queue';
 
@@ -18,13 +19,7 @@ export function systemPromptOf(data: ChatJobData): string {
 
 /** The messages sent to the backend, before trimming to the context window. */
 export function buildPrompt(data: ChatJobData, turns: StoredTurn[]): ChatMessage[] {
-  if (data.kind === 'openai') {
-    const given = (data.messages ?? []) as ChatMessage[];
-    const withCharacter: ChatMessage[] = data.character.id
-      ? [{ role: 'system', content: systemPromptOf(data) }, ...given]
-      : given;
-    return normalizeForGemma(withCharacter);
-  }
+  if (data.kind === 'openai') return openAiPrompt(data).messages;
   const history: ChatMessage[] = [];
   for (const t of turns) {
     if (t.turn >= data.turn) continue;
@@ -32,4 +27,17 @@ export function buildPrompt(data: ChatJobData, turns: StoredTurn[]): ChatMessage
     history.push({ role: 'assistant', content: t.assistant });
   }
   return buildChatMessages({ system: systemPromptOf(data), history, userMessage: data.message });
+}
+
+/**
+ * A `/v1` caller's messages, fitted to the chat template without moving an instruction (see
+ * fitClientMessages); a stored character's role-play prompt goes first. `continueFinal`: the caller
+ * ended with an assistant message to be continued.
+ */
+export function openAiPrompt(data: ChatJobData): { messages: ChatMessage[]; continueFinal: boolean } {
+  const given = (data.messages ?? []) as ClientMessage[];
+  const withCharacter: ClientMessage[] = data.character.id
+    ? [{ role: 'system', content: systemPromptOf(data) }, ...given]
+    : given;
+  return fitClientMessages(withCharacter);
 }

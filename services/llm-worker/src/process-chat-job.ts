@@ -8,11 +8,11 @@ import {
   TERMINAL_STATUSES,
   type TtsInfo,
 } from '@gateway/contracts';
-import type { LlmClient } from '@gateway/llm-clients';
+import type { ChatRequest, ChatResult, ChoiceResult, LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
-import { buildPrompt } from './build-prompt.js';
+import { buildPrompt, openAiPrompt } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
 
@@ -122,14 +122,24 @@ export async function processChatJob(
     let firstTokenAt = 0;
     failpoint('before_backend');
     deps.observe?.inFlight(1);
-    const reply = await generate(data, deps, signal, (delta) => {
-      if (++tokens === 1) {
-        firstTokenAt = Date.now();
-        deps.observe?.ttft(firstTokenAt - began);
-      }
-      if (tokens === 3) failpoint('mid_stream');
-      buffer.push(delta);
-    }).finally(() => deps.observe?.inFlight(-1));
+    const reply = await generate(
+      data,
+      deps,
+      signal,
+      (delta) => {
+        if (++tokens === 1) {
+          firstTokenAt = Date.now();
+          deps.observe?.ttft(firstTokenAt - began);
+        }
+        if (tokens === 3) failpoint('mid_stream');
+        buffer.push(delta);
+      },
+      // Said before the first token, so that a streaming `/v1` answer can name it in a header.
+      (dropped) =>
+        jobs.append(id, attempt, [
+          { event: 'status', data: { status: 'running', attempt, dropped_messages: dropped } },
+        ]),
+    ).finally(() => deps.observe?.inFlight(-1));
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
@@ -176,19 +186,26 @@ async function generate(
   deps: ChatJobDeps,
   signal: AbortSignal,
   onToken: (delta: string) => void,
+  onTrimmed: (droppedMessages: number) => Promise<unknown>,
 ): Promise<Reply> {
   const { llm } = deps;
-  const turns = data.kind === 'roleplay' ? await deps.conversations.turns(data.conversation_id) : [];
-  const messages = buildPrompt(data, turns);
+  const [turns, window] = await Promise.all([
+    data.kind === 'roleplay' ? deps.conversations.turns(data.conversation_id) : [],
+    // The server's own context window (vLLM max_model_len) wins over the configured one.
+    llm.contextWindow(data.model, { signal }),
+  ]);
+  const maxContextTokens = window ?? deps.settings.maxContextTokens;
+  const openai = data.kind === 'openai' ? openAiPrompt(data) : null;
+  const messages = openai ? openai.messages : buildPrompt(data, turns);
+  const p = data.params ?? {};
   const fitOpts = {
-    maxContextTokens: deps.settings.maxContextTokens,
+    maxContextTokens,
     maxTokens: data.max_tokens,
     count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
   };
   // estimateTokens never undercounts: when even it fits with room to spare, the backend's exact count
   // (/tokenize, one more round trip before the first token) could not change what is sent.
-  const roomy =
-    estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= deps.settings.maxContextTokens * 0.8;
+  const roomy = estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= maxContextTokens * 0.8;
   const call = (m: ChatMessage[]) =>
     llm.chatStream(
       {
@@ -199,11 +216,13 @@ async function generate(
         ...(data.top_p === null ? {} : { topP: data.top_p }),
         ...(data.stop ? { stop: data.stop } : {}),
         ...(data.seed === null || data.seed === undefined ? {} : { seed: data.seed }),
-        numCtx: deps.settings.maxContextTokens,
+        numCtx: maxContextTokens,
+        ...backendFields(p, openai?.continueFinal === true),
       },
       { signal, onToken },
     );
   let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
+  if (openai && fit.droppedMessages > 0) await onTrimmed(fit.droppedMessages);
   let result: Awaited<ReturnType<typeof call>>;
   try {
     result = await call(fit.messages);
@@ -211,6 +230,7 @@ async function generate(
     // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
     if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
     fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
+    if (openai && fit.droppedMessages > 0) await onTrimmed(fit.droppedMessages);
     result = await call(fit.messages);
   }
   return {
@@ -222,7 +242,45 @@ async function generate(
       completion_tokens: result.usage.completionTokens,
       total_tokens: result.usage.totalTokens,
     },
+    ...replyExtras(result),
+    ...(openai && fit.droppedMessages > 0 ? { dropped_messages: fit.droppedMessages } : {}),
   };
+}
+
+/** The job's sampler and facade fields in the llm client's terms. */
+function backendFields(p: NonNullable<ChatJobData['params']>, continueFinal: boolean): Partial<ChatRequest> {
+  const sampling = {
+    topK: p.top_k,
+    minP: p.min_p,
+    repetitionPenalty: p.repetition_penalty,
+    presencePenalty: p.presence_penalty,
+    frequencyPenalty: p.frequency_penalty,
+    logitBias: p.logit_bias,
+    logprobs: p.logprobs,
+    topLogprobs: p.top_logprobs,
+  };
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return defined({
+    sampling: Object.keys(defined(sampling)).length > 0 ? defined(sampling) : undefined,
+    n: p.n,
+    responseFormat: p.response_format,
+    tools: p.tools,
+    toolChoice: p.tool_choice,
+    continueFinal: continueFinal || undefined,
+  });
+}
+
+/** Logprobs, tool calls and the other choices, in the reply's (OpenAI) names. */
+function replyExtras(r: ChatResult): Partial<Reply> {
+  const choice = (c: ChoiceResult) => ({
+    content: c.content,
+    finish_reason: c.finishReason,
+    ...(c.logprobs ? { logprobs: c.logprobs } : {}),
+    ...(c.toolCalls ? { tool_calls: c.toolCalls } : {}),
+  });
+  const { content: _c, finish_reason: _f, ...first } = choice(r);
+  return { ...first, ...(r.choices ? { choices: r.choices.map(choice) } : {}) };
 }
 
 async function complete(

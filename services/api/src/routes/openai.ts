@@ -34,6 +34,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     llm: deps.llm,
     service: config.llm.service,
     defaultModel: config.llm.model,
+    allowed: config.llm.models,
   });
   const speech = new SpeechService(deps);
   app.addHook('onClose', () => speech.close());
@@ -65,7 +66,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     },
     async (req, reply) => {
       const owner = ownerOf(req);
-      const params = completionParams(req.body);
+      const params = completionParams(req.body, config.llm.service);
       const characterId = req.body.character_id;
       const [model, character, backend, workers] = await Promise.all([
         catalog.resolve(req.body.model),
