@@ -36,7 +36,11 @@ export const SamplingFields = {
   presence_penalty: z.number().min(-2).max(2),
   frequency_penalty: z.number().min(-2).max(2),
   stop: z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).max(16)]),
-  seed: z.number().int().min(-(2 ** 53 - 1)).max(2 ** 53 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(-(2 ** 53 - 1))
+    .max(2 ** 53 - 1),
 } as const;
 
 /** What the worker passes on beyond model, messages, max_tokens, temperature, top_p, stop and seed. */

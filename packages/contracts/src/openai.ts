@@ -66,7 +66,9 @@ export const OpenAiChatRequest = z.object({
   // OpenAI allows an empty list: no stop strings.
   stop: z.union([z.string().max(200), z.array(z.string().max(200)).max(16)]).nullish(),
   seed: SamplingFields.seed.nullish(),
-  logit_bias: z.record(z.string().regex(/^\d{1,7}$/, 'keys must be token ids'), z.number().min(-100).max(100)).nullish(),
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,7}$/, 'keys must be token ids'), z.number().min(-100).max(100))
+    .nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   n: z.number().int().min(1).max(8).nullish(),

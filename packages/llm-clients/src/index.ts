@@ -11,7 +11,13 @@ export {
   parseRetryAfter,
 } from './errors.js';
 export { LineTooLongError, Utf8LineSplitter, Utf8TextStream } from './lines.js';
-export { OllamaStreamState, ollamaChatBody, ollamaFormat, ollamaMessages, parseOllamaChat } from './ollama.js';
+export {
+  OllamaStreamState,
+  ollamaChatBody,
+  ollamaFormat,
+  ollamaMessages,
+  parseOllamaChat,
+} from './ollama.js';
 export { mapTransportError } from './transport-errors.js';
 export type * from './types.js';
 export { parseVllmChat, VllmStreamState, vllmChatBody } from './vllm.js';

@@ -114,7 +114,10 @@ function toolCallsOf(message: unknown): ToolCall[] | undefined {
     const fn = isRecord(c['function']) ? c['function'] : {};
     const args = fn['arguments'];
     return {
-      id: typeof c['id'] === 'string' && c['id'] !== '' ? c['id'] : `call_${randomUUID().replaceAll('-', '').slice(0, 24)}_${i}`,
+      id:
+        typeof c['id'] === 'string' && c['id'] !== ''
+          ? c['id']
+          : `call_${randomUUID().replaceAll('-', '').slice(0, 24)}_${i}`,
       type: 'function',
       function: {
         name: typeof fn['name'] === 'string' ? fn['name'] : '',
@@ -225,7 +228,10 @@ export class OllamaClient implements LlmClient {
    * Ollama has no `n`: n choices are n runs of the same request, one after the other (a different seed
    * each when one was given, or every run would say the same).
    */
-  private async runs(req: ChatRequest, run: (r: ChatRequest, i: number) => Promise<ChatResult>): Promise<ChatResult> {
+  private async runs(
+    req: ChatRequest,
+    run: (r: ChatRequest, i: number) => Promise<ChatResult>,
+  ): Promise<ChatResult> {
     const n = req.n ?? 1;
     const first = await run(req, 0);
     if (n <= 1) return first;
@@ -241,8 +247,9 @@ export class OllamaClient implements LlmClient {
         completionTokens: completion,
         totalTokens: first.usage.promptTokens + completion,
       },
-      choices: results.map(({ content, finishReason, logprobs, toolCalls }) =>
-        compact({ content, finishReason, logprobs, toolCalls }) as ChoiceResult,
+      choices: results.map(
+        ({ content, finishReason, logprobs, toolCalls }) =>
+          compact({ content, finishReason, logprobs, toolCalls }) as ChoiceResult,
       ),
     };
   }

@@ -64,7 +64,8 @@ function toolCallsOf(raw: unknown): ToolCall[] | undefined {
       type: 'function',
       function: {
         name: typeof fn['name'] === 'string' ? fn['name'] : '',
-        arguments: typeof fn['arguments'] === 'string' ? fn['arguments'] : JSON.stringify(fn['arguments'] ?? {}),
+        arguments:
+          typeof fn['arguments'] === 'string' ? fn['arguments'] : JSON.stringify(fn['arguments'] ?? {}),
       },
     });
   }

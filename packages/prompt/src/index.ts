@@ -1,4 +1,9 @@
-export { type ClientMessage, type ClientPrompt, fitClientMessages, NEUTRAL_OPENING } from './client-prompt.js';
+export {
+  type ClientMessage,
+  type ClientPrompt,
+  fitClientMessages,
+  NEUTRAL_OPENING,
+} from './client-prompt.js';
 export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
 export {
   buildChatMessages,

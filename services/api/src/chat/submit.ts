@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isModelAllowed } from '@gateway/config';
 import {
   type BackendParams,
   type CharacterSnapshot,
@@ -8,7 +9,6 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
-import { isModelAllowed } from '@gateway/config';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { modelNotAllowed } from '../openai/models.js';

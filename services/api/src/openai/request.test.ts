@@ -63,7 +63,11 @@ describe('completionParams', () => {
       messages: [
         { role: 'system', content: 'S', name: 'example_user' },
         { role: 'user', content: 'hi', name: 'Mina' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
         { role: 'tool', content: '42', tool_call_id: 'c1' },
       ],
       top_p: 0,

@@ -93,7 +93,8 @@ export function completionParams(body: OpenAiChatRequest, service: 'vllm' | 'oll
     if (m.name) out.name = m.name;
     if (m.tool_calls?.length && m.role === 'assistant') out.tool_calls = m.tool_calls;
     if (m.role === 'tool') {
-      if (!m.tool_call_id) throw badParam(`messages.${i}.tool_call_id`, `messages[${i}]: a tool message needs tool_call_id`);
+      if (!m.tool_call_id)
+        throw badParam(`messages.${i}.tool_call_id`, `messages[${i}]: a tool message needs tool_call_id`);
       out.tool_call_id = m.tool_call_id;
     }
     return out;
@@ -101,7 +102,8 @@ export function completionParams(body: OpenAiChatRequest, service: 'vllm' | 'oll
   if (!given.some((m) => m.role !== 'system')) {
     throw badParam('messages', 'messages must hold at least one user or assistant message');
   }
-  const stop = body.stop === null || body.stop === undefined ? [] : [body.stop].flat().filter((s) => s !== '');
+  const stop =
+    body.stop === null || body.stop === undefined ? [] : [body.stop].flat().filter((s) => s !== '');
   const greedy = body.top_p === 0;
   const format = body.response_format;
   const n = body.n ?? 1;

@@ -3,7 +3,7 @@ import { type ChatJobData, GatewayError } from '@gateway/contracts';
 import type { FastifyReply } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { toErrorView } from '../errors.js';
-import { chunks, completionMeta } from './completion.js';
+import { choicesOf, chunks, completionMeta, DROPPED_HEADER } from './completion.js';
 import { openAiErrorBody } from './errors.js';
 import { cancelQuietly, followJob, jobEndError } from './follow.js';
 
@@ -45,6 +45,7 @@ export function streamCompletion(
     let over = false;
     let contentSent = false;
     let attempt = 0;
+    let dropped = 0;
     let heartbeat: NodeJS.Timeout | null = null;
 
     const event = (body: unknown) => {
@@ -65,6 +66,7 @@ export function streamCompletion(
     const open = () => {
       if (opened || over) return;
       opened = true;
+      if (dropped > 0) reply.header(DROPPED_HEADER, String(dropped));
       reply
         .header('cache-control', 'no-cache')
         .header('x-accel-buffering', 'no')
@@ -100,6 +102,7 @@ export function streamCompletion(
     const openTimer = setTimeout(open, heartbeatMs);
     const follower = followJob(deps, data.job_id, {
       onStatus: (s) => {
+        if (typeof s.dropped_messages === 'number') dropped = s.dropped_messages;
         if (s.status === 'running' && typeof s.attempt === 'number') {
           const again = contentSent && s.attempt !== attempt;
           attempt = s.attempt;
@@ -120,8 +123,11 @@ export function streamCompletion(
           return;
         }
         open();
-        if (!contentSent && end.reply.content) event(chunks.content(meta, end.reply.content));
-        event(chunks.finish(meta, end.reply.finish_reason));
+        // The first choice streamed as it was generated; the others, tool calls and logprobs come at the end.
+        choicesOf(end.reply).forEach((c, i) => {
+          const text = i > 0 || !contentSent ? c.content : '';
+          event(chunks.choiceEnd(meta, i, c, text));
+        });
         if (includeUsage) event(chunks.usage(meta, end.reply.usage));
         finish();
       },

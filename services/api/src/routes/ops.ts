@@ -87,7 +87,9 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
       if (!deps.llm) throw new GatewayError('backend_unavailable', 'no backend URL configured');
       if (cache && Date.now() - cache.at < 10_000) return cache.view;
       // Only the models a request may name (LLM_MODELS).
-      const models = (await deps.llm.listModels()).filter((m) => isModelAllowed(deps.config.llm.models, m.id));
+      const models = (await deps.llm.listModels()).filter((m) =>
+        isModelAllowed(deps.config.llm.models, m.id),
+      );
       cache = { at: Date.now(), view: { backend: deps.config.llm.service, models } };
       return cache.view;
     },
