@@ -209,15 +209,15 @@ export function ollamaTool(body: Record<string, unknown>): string | undefined {
 }
 
 /** A value of the schema's type, with `text` wherever a string goes. */
-function valueOf(schema: unknown, text: string): unknown {
+function instanceOf(schema: unknown, text: string): unknown {
   if (!isObject(schema)) return text;
   switch (schema['type']) {
     case 'object': {
       const props = isObject(schema['properties']) ? schema['properties'] : {};
-      return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, valueOf(v, text)]));
+      return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, instanceOf(v, text)]));
     }
     case 'array':
-      return [valueOf(schema['items'], text)];
+      return [instanceOf(schema['items'], text)];
     case 'integer':
     case 'number':
       return 1;
@@ -232,7 +232,7 @@ function valueOf(schema: unknown, text: string): unknown {
 
 /** The reply text as JSON: `{"reply": text}` for json_object, an instance of the schema otherwise. */
 export function jsonPieces(json: NonNullable<Features['json']>, text: string, maxPieces: number): string[] {
-  const out = JSON.stringify(json === 'json' ? { reply: text } : valueOf(json, text));
+  const out = JSON.stringify(json === 'json' ? { reply: text } : instanceOf(json, text));
   // Cut into about as many pieces as the plain reply had tokens.
   const size = Math.max(1, Math.ceil(out.length / Math.max(1, maxPieces)));
   const pieces: string[] = [];

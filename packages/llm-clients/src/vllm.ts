@@ -134,7 +134,8 @@ class ChoiceState {
         for (const t of delta['tool_calls']) {
           if (!isRecord(t)) continue;
           const i = typeof t['index'] === 'number' ? t['index'] : this.tools.length;
-          const call = (this.tools[i] ??= { id: '', name: '', arguments: '' });
+          const call = this.tools[i] ?? { id: '', name: '', arguments: '' };
+          this.tools[i] = call;
           if (typeof t['id'] === 'string') call.id = t['id'];
           const fn = t['function'];
           if (isRecord(fn)) {
@@ -200,10 +201,9 @@ export class VllmStreamState {
       const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
       if (!Number.isInteger(index) || index < 0 || index > 127) continue;
       // Only the first choice streams to the client as it is generated; the others come with the result.
-      (this.choices[index] ??= new ChoiceState()).add(
-        choice,
-        index === 0 ? (t) => emitToken(this.onToken, t) : null,
-      );
+      const state = this.choices[index] ?? new ChoiceState();
+      this.choices[index] = state;
+      state.add(choice, index === 0 ? (t) => emitToken(this.onToken, t) : null);
     }
     const usage = usageFrom(chunk['usage']);
     if (usage) this.usage = usage;
