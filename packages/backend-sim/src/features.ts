@@ -190,12 +190,12 @@ export function checkOllamaOptions(body: Record<string, unknown>): string | unde
 }
 
 /** Ollama `format`: "json" or a JSON schema object. */
-export function ollamaJson(body: Record<string, unknown>): Features['json'] | string {
+export function ollamaJson(body: Record<string, unknown>): Features['json'] | Refusal {
   const f = body['format'];
   if (absent(f) || f === '') return undefined;
   if (f === 'json') return 'json';
   if (isObject(f)) return f;
-  return `invalid format: expected "json" or a JSON schema`;
+  return bad('format', 'invalid format: expected "json" or a JSON schema');
 }
 
 /** Ollama calls the first tool offered when it has tools (the simulator's model always decides to). */

@@ -9,6 +9,7 @@ import {
   lastUserText,
   ollamaJson,
   ollamaTool,
+  Refusal,
   toolArguments,
 } from './features.js';
 import { type HttpReply, isObject, jsonReply, send } from './http.js';
@@ -111,7 +112,7 @@ function parseChat(
     return ollamaError(400, `time: invalid duration "${String(keepAlive)}"`);
   }
   const json = ollamaJson(body);
-  if (typeof json === 'string') return ollamaError(400, json);
+  if (json instanceof Refusal) return ollamaError(400, json.message);
   const tool = ollamaTool(body);
   const numCtx = numOption(body['options'], 'num_ctx');
   const { messages, truncated } = fitContext(

@@ -32,6 +32,19 @@ export interface ClientPrompt {
   messages: ChatMessage[];
   /** The last message is an assistant message: continue it rather than start a new reply. */
   continueFinal: boolean;
+  /** A neutral user turn was put before the assistant's opening (it is not the caller's). */
+  openedNeutral: boolean;
+}
+
+/**
+ * How many of the caller's messages trimming left out, given the turns it dropped: the neutral opening,
+ * dropped with the first turn, was never the caller's.
+ */
+export function droppedCallerMessages(
+  prompt: ClientPrompt,
+  fit: { droppedPairs: number; droppedMessages: number },
+) {
+  return fit.droppedMessages - (prompt.openedNeutral && fit.droppedPairs > 0 ? 1 : 0);
 }
 
 const named = (m: ClientMessage) => (m.name ? `${m.name}: ${m.content}` : m.content);
@@ -67,9 +80,10 @@ export function fitClientMessages(input: readonly ClientMessage[]): ClientPrompt
       out.push(next);
     }
   }
-  if (out[0]?.role === 'assistant') out.unshift({ role: 'user', content: NEUTRAL_OPENING });
+  const openedNeutral = out[0]?.role === 'assistant';
+  if (openedNeutral) out.unshift({ role: 'user', content: NEUTRAL_OPENING });
   if (system.length > 0) out.unshift({ role: 'system', content: system.join(SEPARATOR) });
   const last = out[out.length - 1];
   const continueFinal = last?.role === 'assistant' && last.tool_calls === undefined && last.content !== '';
-  return { messages: out, continueFinal };
+  return { messages: out, continueFinal, openedNeutral };
 }

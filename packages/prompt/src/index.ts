@@ -1,6 +1,7 @@
 export {
   type ClientMessage,
   type ClientPrompt,
+  droppedCallerMessages,
   fitClientMessages,
   NEUTRAL_OPENING,
 } from './client-prompt.js';

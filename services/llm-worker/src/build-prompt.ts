@@ -3,6 +3,7 @@ import {
   buildChatMessages,
   type ChatMessage,
   type ClientMessage,
+  type ClientPrompt,
   fitClientMessages,
   formatPersonaForRoleplay,
 } from '@gateway/prompt';
@@ -34,7 +35,7 @@ export function buildPrompt(data: ChatJobData, turns: StoredTurn[]): ChatMessage
  * fitClientMessages); a stored character's role-play prompt goes first. `continueFinal`: the caller
  * ended with an assistant message to be continued.
  */
-export function openAiPrompt(data: ChatJobData): { messages: ChatMessage[]; continueFinal: boolean } {
+export function openAiPrompt(data: ChatJobData): ClientPrompt {
   const given = (data.messages ?? []) as ClientMessage[];
   const withCharacter: ClientMessage[] = data.character.id
     ? [{ role: 'system', content: systemPromptOf(data) }, ...given]

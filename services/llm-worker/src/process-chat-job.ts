@@ -10,7 +10,13 @@ import {
 } from '@gateway/contracts';
 import type { ChatRequest, ChatResult, ChoiceResult, LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
-import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
+import {
+  type ChatMessage,
+  droppedCallerMessages,
+  estimateTokens,
+  fitToContext,
+  normalizeForGemma,
+} from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
 import { buildPrompt, openAiPrompt } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
@@ -222,7 +228,8 @@ async function generate(
       { signal, onToken },
     );
   let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
-  if (openai && fit.droppedMessages > 0) await onTrimmed(fit.droppedMessages);
+  const dropped = () => (openai ? droppedCallerMessages(openai, fit) : 0);
+  if (dropped() > 0) await onTrimmed(dropped());
   let result: Awaited<ReturnType<typeof call>>;
   try {
     result = await call(fit.messages);
@@ -230,7 +237,7 @@ async function generate(
     // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
     if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
     fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
-    if (openai && fit.droppedMessages > 0) await onTrimmed(fit.droppedMessages);
+    if (dropped() > 0) await onTrimmed(dropped());
     result = await call(fit.messages);
   }
   return {
@@ -243,7 +250,7 @@ async function generate(
       total_tokens: result.usage.totalTokens,
     },
     ...replyExtras(result),
-    ...(openai && fit.droppedMessages > 0 ? { dropped_messages: fit.droppedMessages } : {}),
+    ...(dropped() > 0 ? { dropped_messages: dropped() } : {}),
   };
 }
 
