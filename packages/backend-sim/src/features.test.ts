@@ -55,7 +55,7 @@ describe('vLLM simulator: sampling and OpenAI extras', () => {
       .create({ model: VLLM_MODEL, messages, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as OpenAI.APIError).error).toMatchObject({ param });
+    expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ param });
   });
 
   it('answers n choices with logprobs, streaming and not', async () => {
