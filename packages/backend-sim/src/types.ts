@@ -57,7 +57,7 @@ export interface SimStats {
   waiting: number;
   /** Peak of inFlight. */
   maxInFlight: number;
-  /** Requests holding a generation slot now. */
+  /** Sequences generating now (a request with vLLM `n` holds n of them). */
   generating: number;
   /** Peak of generating (never above capacity). */
   maxGenerating: number;

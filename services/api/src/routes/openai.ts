@@ -12,7 +12,7 @@ import { installErrorHandling } from '../errors.js';
 import { ownerOf } from '../identity.js';
 import { submissionRateLimit } from '../limits.js';
 import { waitForCompletion } from '../openai/completion.js';
-import { sendOpenAiError } from '../openai/errors.js';
+import { badParam, sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
 import { completionParams } from '../openai/request.js';
 import { SpeechService } from '../openai/speech.js';
@@ -67,6 +67,10 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     async (req, reply) => {
       const owner = ownerOf(req);
       const params = completionParams(req.body, config.llm.service);
+      // n choices are n sequences at the backend: more than the server runs at once cannot be served.
+      if (params.n > config.llm.concurrency) {
+        throw badParam('n', `n must be at most ${config.llm.concurrency} here (LLM_CONCURRENCY)`);
+      }
       const characterId = req.body.character_id;
       const [model, character, backend, workers] = await Promise.all([
         catalog.resolve(req.body.model),
