@@ -201,6 +201,30 @@ describe.each(['vllm', 'ollama'] as const)('SillyTavern through /v1 with %s', (k
     }
   });
 
+  it('streams n choices and tool calls that the SDK assembles', async () => {
+    const final = await client.chat.completions
+      .stream({ model: def, messages: st.named, n: 2, max_tokens: 30 })
+      .finalChatCompletion();
+    expect(final.choices.map((c) => c.index)).toEqual([0, 1]);
+    expect(final.choices.every((c) => (c.message.content ?? '').length > 0)).toBe(true);
+    const tools = [
+      { type: 'function' as const, function: { name: 'roll_dice', parameters: { type: 'object' } } },
+    ];
+    const called = await client.chat.completions
+      .stream({
+        model: def,
+        messages: st.named,
+        tools,
+        tool_choice: kind === 'vllm' ? { type: 'function', function: { name: 'roll_dice' } } : 'auto',
+      })
+      .finalChatCompletion();
+    expect(called.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(called.choices[0]!.message.tool_calls?.[0]).toMatchObject({
+      type: 'function',
+      function: { name: 'roll_dice' },
+    });
+  });
+
   it('takes an empty model as the default model and top_p 0 as greedy', async () => {
     const res = await completions({ model: '', messages: st.named, top_p: 0, temperature: 1.3 });
     expect(res.status).toBe(200);

@@ -69,10 +69,6 @@ export const chunks = {
     ...chunks.head(m),
     choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
   }),
-  finish: (m: CompletionMeta, reason: Reply['finish_reason']) => ({
-    ...chunks.head(m),
-    choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: reason, stop_reason: null }],
-  }),
   /**
    * The end of choice `index` once the reply is complete: text not streamed yet (the choices beyond the
    * first), tool calls, and the logprobs, which the worker does not stream token by token.
