@@ -1,4 +1,5 @@
-import type { ChatJobData } from '@gateway/contracts';
+import type { ChatJobData, Reply } from '@gateway/contracts';
+import type { ChatRequest, ChatResult, ChoiceResult } from '@gateway/llm-clients';
 import {
   buildChatMessages,
   type ChatMessage,
@@ -41,4 +42,43 @@ export function openAiPrompt(data: ChatJobData): ClientPrompt {
     ? [{ role: 'system', content: systemPromptOf(data) }, ...given]
     : given;
   return fitClientMessages(withCharacter);
+}
+
+/** The job's sampler and facade fields in the llm client's terms. */
+export function backendFields(
+  p: NonNullable<ChatJobData['params']>,
+  continueFinal: boolean,
+): Partial<ChatRequest> {
+  const sampling = {
+    topK: p.top_k,
+    minP: p.min_p,
+    repetitionPenalty: p.repetition_penalty,
+    presencePenalty: p.presence_penalty,
+    frequencyPenalty: p.frequency_penalty,
+    logitBias: p.logit_bias,
+    logprobs: p.logprobs,
+    topLogprobs: p.top_logprobs,
+  };
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return defined({
+    sampling: Object.keys(defined(sampling)).length > 0 ? defined(sampling) : undefined,
+    n: p.n,
+    responseFormat: p.response_format,
+    tools: p.tools,
+    toolChoice: p.tool_choice,
+    continueFinal: continueFinal || undefined,
+  });
+}
+
+/** Logprobs, tool calls and the other choices, in the reply's (OpenAI) names. */
+export function replyExtras(r: ChatResult): Partial<Reply> {
+  const choice = (c: ChoiceResult) => ({
+    content: c.content,
+    finish_reason: c.finishReason,
+    ...(c.logprobs ? { logprobs: c.logprobs } : {}),
+    ...(c.toolCalls ? { tool_calls: c.toolCalls } : {}),
+  });
+  const { content: _c, finish_reason: _f, ...first } = choice(r);
+  return { ...first, ...(r.choices ? { choices: r.choices.map(choice) } : {}) };
 }

@@ -8,7 +8,7 @@ import {
   TERMINAL_STATUSES,
   type TtsInfo,
 } from '@gateway/contracts';
-import type { ChatRequest, ChatResult, ChoiceResult, LlmClient } from '@gateway/llm-clients';
+import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import {
   type ChatMessage,
@@ -18,7 +18,7 @@ import {
   normalizeForGemma,
 } from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
-import { buildPrompt, openAiPrompt } from './build-prompt.js';
+import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
 
@@ -252,42 +252,6 @@ async function generate(
     ...replyExtras(result),
     ...(dropped() > 0 ? { dropped_messages: dropped() } : {}),
   };
-}
-
-/** The job's sampler and facade fields in the llm client's terms. */
-function backendFields(p: NonNullable<ChatJobData['params']>, continueFinal: boolean): Partial<ChatRequest> {
-  const sampling = {
-    topK: p.top_k,
-    minP: p.min_p,
-    repetitionPenalty: p.repetition_penalty,
-    presencePenalty: p.presence_penalty,
-    frequencyPenalty: p.frequency_penalty,
-    logitBias: p.logit_bias,
-    logprobs: p.logprobs,
-    topLogprobs: p.top_logprobs,
-  };
-  const defined = <T extends object>(o: T) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-  return defined({
-    sampling: Object.keys(defined(sampling)).length > 0 ? defined(sampling) : undefined,
-    n: p.n,
-    responseFormat: p.response_format,
-    tools: p.tools,
-    toolChoice: p.tool_choice,
-    continueFinal: continueFinal || undefined,
-  });
-}
-
-/** Logprobs, tool calls and the other choices, in the reply's (OpenAI) names. */
-function replyExtras(r: ChatResult): Partial<Reply> {
-  const choice = (c: ChoiceResult) => ({
-    content: c.content,
-    finish_reason: c.finishReason,
-    ...(c.logprobs ? { logprobs: c.logprobs } : {}),
-    ...(c.toolCalls ? { tool_calls: c.toolCalls } : {}),
-  });
-  const { content: _c, finish_reason: _f, ...first } = choice(r);
-  return { ...first, ...(r.choices ? { choices: r.choices.map(choice) } : {}) };
 }
 
 async function complete(
