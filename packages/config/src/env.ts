@@ -72,6 +72,15 @@ export const Env = z.object({
   VLLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   VLLM_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
+  // Models users may ask for (comma-separated; `*` = whatever the backend serves). Default: LLM_MODEL only.
+  LLM_MODELS: csv
+    .pipe(z.array(z.string().min(1).max(200)).min(1, 'must name at least one model (or *)'))
+    .optional(),
+  // Ollama `keep_alive` on every request: a duration ("24h", "30m") or seconds; -1 keeps the model loaded.
+  OLLAMA_KEEP_ALIVE: z
+    .string()
+    .regex(/^(-1|\d+|(\d+(\.\d+)?(ns|us|ms|s|m|h))+)$/, 'must be -1, seconds, or a duration such as 24h')
+    .default('-1'),
   LLM_CONCURRENCY: int().max(1_000).optional(),
   LLM_TIMEOUT_MS: int(100).default(60_000),
   LLM_IDLE_TIMEOUT_MS: int(100).optional(),

@@ -15,8 +15,17 @@ const DEFAULT_VOICES: Record<Env['TTS_ENGINE'], string | null> = {
   none: null,
 };
 
+/** Whether `model` may be asked for under the allowlist (`*` allows every model the backend serves). */
+export function isModelAllowed(allowed: readonly string[], model: string): boolean {
+  if (allowed.includes('*')) return true;
+  // Ollama names `gemma3` and `gemma3:latest` the same model.
+  const bare = (m: string) => (m.endsWith(':latest') ? m.slice(0, -':latest'.length) : m);
+  return allowed.some((a) => a === model || bare(a) === bare(model));
+}
+
 const shape = (e: Env) => {
   const vllm = e.LLM_SERVICE === 'vllm';
+  const model = e.LLM_MODEL ?? DEFAULT_MODELS[e.LLM_SERVICE];
   const llmConcurrency = e.LLM_CONCURRENCY ?? (vllm ? 12 : 4);
   return {
     env: e.NODE_ENV,
@@ -47,7 +56,11 @@ const shape = (e: Env) => {
       // null: no backend configured (`npm start` then runs the built-in simulator).
       baseUrl: (vllm ? e.VLLM_BASE_URL : e.OLLAMA_BASE_URL) ?? null,
       apiKey: vllm ? e.VLLM_API_KEY : undefined,
-      model: e.LLM_MODEL ?? DEFAULT_MODELS[e.LLM_SERVICE],
+      model,
+      /** Models a request may name (LLM_MODELS); by default only the configured one. */
+      models: e.LLM_MODELS ?? [model],
+      /** Ollama `keep_alive`, sent with every request: seconds as a number, a duration as text. */
+      keepAlive: /^-?\d+$/.test(e.OLLAMA_KEEP_ALIVE) ? Number(e.OLLAMA_KEEP_ALIVE) : e.OLLAMA_KEEP_ALIVE,
       concurrency: llmConcurrency,
       // A process never holds more than the global limit; fewer lets ops spread load over processes.
       workerConcurrency: Math.min(e.WORKER_CONCURRENCY ?? llmConcurrency, llmConcurrency),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Scenario, TtsMode } from './chat.js';
+import { BackendParams, Scenario, TtsMode } from './chat.js';
 
 /** Payloads on the BullMQ queues. Kept small: the prompt is built by the worker from these. */
 
@@ -13,8 +13,11 @@ export const CharacterSnapshot = z.object({
 export type CharacterSnapshot = z.infer<typeof CharacterSnapshot>;
 
 export const ChatMessageData = z.object({
-  role: z.enum(['system', 'user', 'assistant']),
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string(),
+  name: z.string().optional(),
+  tool_calls: z.array(z.unknown()).optional(),
+  tool_call_id: z.string().optional(),
 });
 
 export const ChatJobData = z.object({
@@ -36,6 +39,8 @@ export const ChatJobData = z.object({
   max_tokens: z.number().int(),
   stop: z.array(z.string()).nullable().optional(),
   seed: z.number().int().nullable().optional(),
+  /** Sampler and facade fields passed on as they came (see BackendParams). */
+  params: BackendParams.optional(),
   tts: z.boolean(),
   tts_mode: TtsMode,
   voice_id: z.string().nullable(),

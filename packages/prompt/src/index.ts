@@ -1,3 +1,10 @@
+export {
+  type ClientMessage,
+  type ClientPrompt,
+  droppedCallerMessages,
+  fitClientMessages,
+  NEUTRAL_OPENING,
+} from './client-prompt.js';
 export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
 export {
   buildChatMessages,

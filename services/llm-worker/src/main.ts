@@ -52,6 +52,7 @@ const llm = createLlmClient({
   idleTimeoutMs: config.llm.idleTimeoutMs,
   connections: config.llm.workerConcurrency,
   contextTokens: config.llm.maxContextTokens,
+  keepAlive: config.llm.keepAlive,
   ...(config.llm.apiKey ? { apiKey: config.llm.apiKey } : {}),
 });
 

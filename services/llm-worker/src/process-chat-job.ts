@@ -10,9 +10,15 @@ import {
 } from '@gateway/contracts';
 import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
-import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
+import {
+  type ChatMessage,
+  droppedCallerMessages,
+  estimateTokens,
+  fitToContext,
+  normalizeForGemma,
+} from '@gateway/prompt';
 import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
-import { buildPrompt } from './build-prompt.js';
+import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
 
@@ -125,15 +131,25 @@ export async function processChatJob(
     let firstTokenAt = 0;
     failpoint('before_backend');
     deps.observe?.inFlight(1);
-    const reply = await generate(data, deps, signal, (delta) => {
-      if (++tokens === 1) {
-        firstTokenAt = Date.now();
-        deps.observe?.ttft(firstTokenAt - began);
-      }
-      if (tokens === 3) failpoint('mid_stream');
-      buffer.push(delta);
-      speak?.(delta);
-    }).finally(() => deps.observe?.inFlight(-1));
+    const reply = await generate(
+      data,
+      deps,
+      signal,
+      (delta) => {
+        if (++tokens === 1) {
+          firstTokenAt = Date.now();
+          deps.observe?.ttft(firstTokenAt - began);
+        }
+        if (tokens === 3) failpoint('mid_stream');
+        buffer.push(delta);
+        speak?.(delta);
+      },
+      // Said before the first token, so that a streaming `/v1` answer can name it in a header.
+      (dropped) =>
+        jobs.append(id, attempt, [
+          { event: 'status', data: { status: 'running', attempt, dropped_messages: dropped } },
+        ]),
+    ).finally(() => deps.observe?.inFlight(-1));
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
@@ -180,19 +196,26 @@ async function generate(
   deps: ChatJobDeps,
   signal: AbortSignal,
   onToken: (delta: string) => void,
+  onTrimmed: (droppedMessages: number) => Promise<unknown>,
 ): Promise<Reply> {
   const { llm } = deps;
-  const turns = data.kind === 'roleplay' ? await deps.conversations.turns(data.conversation_id) : [];
-  const messages = buildPrompt(data, turns);
+  const [turns, window] = await Promise.all([
+    data.kind === 'roleplay' ? deps.conversations.turns(data.conversation_id) : [],
+    // The server's own context window (vLLM max_model_len) wins over the configured one.
+    llm.contextWindow(data.model, { signal }),
+  ]);
+  const maxContextTokens = window ?? deps.settings.maxContextTokens;
+  const openai = data.kind === 'openai' ? openAiPrompt(data) : null;
+  const messages = openai ? openai.messages : buildPrompt(data, turns);
+  const p = data.params ?? {};
   const fitOpts = {
-    maxContextTokens: deps.settings.maxContextTokens,
+    maxContextTokens,
     maxTokens: data.max_tokens,
     count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
   };
   // estimateTokens never undercounts: when even it fits with room to spare, the backend's exact count
   // (/tokenize, one more round trip before the first token) could not change what is sent.
-  const roomy =
-    estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= deps.settings.maxContextTokens * 0.8;
+  const roomy = estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= maxContextTokens * 0.8;
   const call = (m: ChatMessage[]) =>
     llm.chatStream(
       {
@@ -203,11 +226,14 @@ async function generate(
         ...(data.top_p === null ? {} : { topP: data.top_p }),
         ...(data.stop ? { stop: data.stop } : {}),
         ...(data.seed === null || data.seed === undefined ? {} : { seed: data.seed }),
-        numCtx: deps.settings.maxContextTokens,
+        numCtx: maxContextTokens,
+        ...backendFields(p, openai?.continueFinal === true),
       },
       { signal, onToken },
     );
   let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
+  const dropped = () => (openai ? droppedCallerMessages(openai, fit) : 0);
+  if (dropped() > 0) await onTrimmed(dropped());
   let result: Awaited<ReturnType<typeof call>>;
   try {
     result = await call(fit.messages);
@@ -215,6 +241,7 @@ async function generate(
     // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
     if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
     fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
+    if (dropped() > 0) await onTrimmed(dropped());
     result = await call(fit.messages);
   }
   return {
@@ -226,6 +253,8 @@ async function generate(
       completion_tokens: result.usage.completionTokens,
       total_tokens: result.usage.totalTokens,
     },
+    ...replyExtras(result),
+    ...(dropped() > 0 ? { dropped_messages: dropped() } : {}),
   };
 }
 

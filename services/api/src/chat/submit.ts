@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isModelAllowed } from '@gateway/config';
 import {
+  type BackendParams,
   type CharacterSnapshot,
   type ChatJobAccepted,
   type ChatJobData,
@@ -9,6 +11,7 @@ import {
 } from '@gateway/contracts';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
+import { modelNotAllowed } from '../openai/models.js';
 
 export const jobLinks = (id: string) => ({
   self: `/chat/jobs/${id}`,
@@ -34,6 +37,9 @@ export interface SubmitInput {
 export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<ChatJobAccepted> {
   const { config, redis, keys, jobs, conversations } = deps;
   const { owner, body } = input;
+  if (body.model && !isModelAllowed(config.llm.models, body.model)) {
+    throw modelNotAllowed(body.model, config.llm.models);
+  }
   let idemKey: string | null = null;
   const jobId = newId();
   if (input.idempotencyKey) {
@@ -91,8 +97,12 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         scenario: body.scenario ?? null,
         model: body.model ?? config.llm.model,
         temperature: body.temperature ?? config.llm.temperature,
-        top_p: body.top_p ?? null,
+        // top_p 0 means greedy: temperature 0, and no top_p (vLLM refuses 0).
+        ...(body.top_p === 0 ? { temperature: 0, top_p: null } : { top_p: body.top_p ?? null }),
         max_tokens: body.max_tokens ?? config.llm.maxTokens,
+        stop: body.stop === undefined ? null : [body.stop].flat(),
+        seed: body.seed ?? null,
+        ...samplingOf(body),
         tts: ttsWanted && config.tts.engine !== 'none',
         tts_mode: body.tts_mode ?? 'realtime',
         voice_id: body.voice_id ?? null,
@@ -109,6 +119,17 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     if (idemKey) await redis.del(idemKey).catch(() => {});
     throw err;
   }
+}
+
+/** The sampler fields of a `POST /chat/jobs` body that go to the backend beyond the basic ones. */
+function samplingOf(body: ChatJobRequest): { params?: BackendParams } {
+  const params: BackendParams = {};
+  if (body.top_k !== undefined) params.top_k = body.top_k;
+  if (body.min_p !== undefined) params.min_p = body.min_p;
+  if (body.repetition_penalty !== undefined) params.repetition_penalty = body.repetition_penalty;
+  if (body.presence_penalty !== undefined) params.presence_penalty = body.presence_penalty;
+  if (body.frequency_penalty !== undefined) params.frequency_penalty = body.frequency_penalty;
+  return Object.keys(params).length > 0 ? { params } : {};
 }
 
 /**

@@ -23,7 +23,7 @@ export interface OpenAiJobInput {
  * Puts an OpenAI chat request on the chat queue as a `kind: 'openai'` job, through the same admission as
  * every chat job (per-user cap, queue depth, fair share, global throttle). The caller's messages are the
  * whole conversation: nothing is stored as history, so the job is a one-turn conversation of its own.
- * The worker applies the Gemma rules and trims to the context window, as for role-play turns.
+ * The worker fits them to the chat template and trims to the context window (saying how much it left out).
  */
 export async function submitOpenAiJob(deps: ApiDeps, input: OpenAiJobInput): Promise<ChatJobData> {
   const { config } = deps;
@@ -38,7 +38,9 @@ export async function submitOpenAiJob(deps: ApiDeps, input: OpenAiJobInput): Pro
       turn: 0,
       kind: 'openai',
       message: lastUser?.content ?? '',
-      messages: params.messages,
+      messages: params.messages.map((m) =>
+        Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)),
+      ) as ChatJobData['messages'],
       character: input.character ?? NO_CHARACTER,
       persona: null,
       scenario: null,
@@ -48,6 +50,7 @@ export async function submitOpenAiJob(deps: ApiDeps, input: OpenAiJobInput): Pro
       max_tokens: params.maxTokens ?? config.llm.maxTokens,
       stop: params.stop,
       seed: params.seed,
+      ...(Object.keys(params.backend).length > 0 ? { params: params.backend } : {}),
       tts: false,
       tts_mode: 'realtime',
       voice_id: null,

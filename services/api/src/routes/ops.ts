@@ -1,3 +1,4 @@
+import { isModelAllowed } from '@gateway/config';
 import { GatewayError, ModelsView } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -96,7 +97,10 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
     async () => {
       if (!deps.llm) throw new GatewayError('backend_unavailable', 'no backend URL configured');
       if (cache && Date.now() - cache.at < 10_000) return cache.view;
-      const models = await deps.llm.listModels();
+      // Only the models a request may name (LLM_MODELS).
+      const models = (await deps.llm.listModels()).filter((m) =>
+        isModelAllowed(deps.config.llm.models, m.id),
+      );
       cache = { at: Date.now(), view: { backend: deps.config.llm.service, models } };
       return cache.view;
     },
