@@ -6,6 +6,7 @@ import {
   type CharacterPatch,
   type CharacterSnapshot,
   GatewayError,
+  type Lorebook,
 } from '@gateway/contracts';
 import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
@@ -17,6 +18,9 @@ interface Stored {
   persona: string;
   voice_id: string | null;
   greeting: string | null;
+  /** Absent in records written before lorebooks and alternative greetings were kept. */
+  alternate_greetings?: string[];
+  lorebook?: Lorebook | null;
   created_at: number;
   updated_at: number;
 }
@@ -34,6 +38,8 @@ const view = (s: Stored): Character => ({
   persona: s.persona,
   voice_id: s.voice_id,
   greeting: s.greeting,
+  alternate_greetings: s.alternate_greetings ?? [],
+  lorebook: s.lorebook ?? null,
   created_at: new Date(s.created_at).toISOString(),
   updated_at: new Date(s.updated_at).toISOString(),
 });
@@ -107,7 +113,14 @@ export class CharacterStore {
   async snapshot(owner: string, id: string): Promise<CharacterSnapshot> {
     const s = await this.stored(owner, id);
     if (!s) throw notFound('character');
-    return { id: s.id, name: s.name, persona: s.persona || null, voice_id: s.voice_id, greeting: s.greeting };
+    return {
+      id: s.id,
+      name: s.name,
+      persona: s.persona || null,
+      voice_id: s.voice_id,
+      greeting: s.greeting,
+      lorebook: s.lorebook ?? null,
+    };
   }
 
   private async stored(owner: string, id: string): Promise<Stored | null> {
