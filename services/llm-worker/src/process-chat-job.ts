@@ -11,7 +11,14 @@ import {
 import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
 import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
-import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
+import type {
+  ChatDispatcher,
+  ConversationAdmin,
+  ConversationStore,
+  JobRecord,
+  JobStore,
+  QueueStats,
+} from '@gateway/queue';
 import { buildPrompt } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
@@ -20,6 +27,8 @@ export interface ChatJobDeps {
   llm: LlmClient;
   jobs: JobStore;
   conversations: ConversationStore;
+  /** Reads the recent turns for a prompt; stores a regenerated reply as an alternative. */
+  history: Pick<ConversationAdmin, 'recentTurns' | 'saveAlternative'>;
   dispatcher: ChatDispatcher;
   stats: QueueStats;
   /** Puts the reply on the speech queue; must be idempotent (keyed by job id). */
@@ -171,6 +180,12 @@ export async function processChatJob(
   }
 }
 
+/**
+ * Most turns that can fit a window of `maxContextTokens`: a turn is two messages of at least one token
+ * each plus the chat template's markers (Gemma: 5 per message), so at least 12 tokens.
+ */
+export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 12) + 1;
+
 async function generate(
   data: ChatJobData,
   deps: ChatJobDeps,
@@ -178,7 +193,15 @@ async function generate(
   onToken: (delta: string) => void,
 ): Promise<Reply> {
   const { llm } = deps;
-  const turns = data.kind === 'roleplay' ? await deps.conversations.turns(data.conversation_id) : [];
+  // Only the turns that could fit the window are read: the work per turn does not grow with the history.
+  const turns =
+    data.kind === 'roleplay'
+      ? await deps.history.recentTurns(
+          data.conversation_id,
+          data.turn,
+          maxTurnsInWindow(deps.settings.maxContextTokens),
+        )
+      : [];
   const messages = buildPrompt(data, turns);
   const fitOpts = {
     maxContextTokens: deps.settings.maxContextTokens,
@@ -235,7 +258,10 @@ async function complete(
   const now = Date.now();
   await Promise.all([
     ...pending,
-    data.kind === 'roleplay'
+    data.kind === 'roleplay' && data.regenerate
+      ? deps.history.saveAlternative(data.conversation_id, data.turn, data.job_id, reply.content, now)
+      : null,
+    data.kind === 'roleplay' && !data.regenerate
       ? deps.conversations.saveTurn(data.conversation_id, {
           turn: data.turn,
           job_id: data.job_id,

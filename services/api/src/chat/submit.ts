@@ -7,6 +7,7 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
+import { expandMacros } from '@gateway/prompt';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 
@@ -25,6 +26,8 @@ export interface SubmitInput {
   idempotencyKey?: string | undefined;
   /** A stored character (resolved by the caller); otherwise the inline fields of the body are used. */
   character?: CharacterSnapshot | null;
+  /** The user's display name: what `{{user}}` becomes in the prompt and the greeting. */
+  userName?: string | null;
 }
 
 /**
@@ -59,7 +62,11 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     const data = await admitChatJob(deps, owner, jobId, async () => {
       const stored = input.character;
       const character: CharacterSnapshot = stored
-        ? { ...stored, name: body.character_name ?? stored.name, greeting: body.greeting ?? stored.greeting }
+        ? withRoleplayDefaults(deps, {
+            ...stored,
+            name: body.character_name ?? stored.name,
+            greeting: body.greeting ?? stored.greeting,
+          })
         : {
             id: null,
             name: body.character_name ?? null,
@@ -73,10 +80,14 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         create: !body.conversation_id,
         owner,
         characterId: character.id,
-        greeting: character.greeting,
+        greeting:
+          character.greeting &&
+          expandMacros(character.greeting, { char: character.name, user: input.userName ?? null }),
         jobId,
       });
       if (!opened) throw notFound('conversation');
+      // The owner's list of conversations, and the job ids that go when the conversation is deleted.
+      await deps.conversationAdmin.track(owner, conversationId, jobId);
       const { turn, head } = opened;
       const ttsWanted = body.tts ?? config.tts.enabledByDefault;
       const data: ChatJobData = {
@@ -97,6 +108,7 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         tts_mode: body.tts_mode ?? 'realtime',
         voice_id: body.voice_id ?? null,
         created_at: Date.now(),
+        user_name: input.userName ?? null,
       };
       const tts: TtsInfo = data.tts
         ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
@@ -109,6 +121,20 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     if (idemKey) await redis.del(idemKey).catch(() => {});
     throw err;
   }
+}
+
+/** A stored character's lorebook with the server's scan depth and token budget where the card names none. */
+export function withRoleplayDefaults(deps: ApiDeps, c: CharacterSnapshot): CharacterSnapshot {
+  if (!c.lorebook) return c;
+  const { loreScanDepth, loreTokenBudget } = deps.config.roleplay;
+  return {
+    ...c,
+    lorebook: {
+      ...c.lorebook,
+      scan_depth: c.lorebook.scan_depth ?? loreScanDepth,
+      token_budget: c.lorebook.token_budget ?? loreTokenBudget,
+    },
+  };
 }
 
 /**

@@ -1,11 +1,4 @@
-import {
-  ChatJobAccepted,
-  ChatJobRequest,
-  ChatJobView,
-  ConversationView,
-  GatewayError,
-  Id,
-} from '@gateway/contracts';
+import { ChatJobAccepted, ChatJobRequest, ChatJobView, GatewayError, Id } from '@gateway/contracts';
 import { isStreamId } from '@gateway/queue';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -15,8 +8,7 @@ import { watchQueuePosition } from '../chat/queue-updates.js';
 import { SseLimiter } from '../chat/sse-limit.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
-import { notFound } from '../errors.js';
-import { ownerOf } from '../identity.js';
+import { ownerOf, userOf } from '../identity.js';
 import { submissionRateLimit } from '../limits.js';
 import { SseRegistry, SseStream } from '../sse.js';
 
@@ -47,6 +39,7 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
     },
     async (req, reply) => {
       const owner = ownerOf(req);
+      const userName = userOf(req).username;
       // Resolved now, so an unknown or foreign character is a 404 here rather than a failed job later.
       const characterId = req.body.character_id;
       const character = characterId ? await deps.characters.snapshot(owner, characterId) : null;
@@ -55,6 +48,7 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         body: req.body,
         idempotencyKey: req.headers['idempotency-key'],
         character,
+        userName,
       });
       req.log.info({ jobId: accepted.job_id }, 'chat job accepted');
       return reply.code(202).header('location', accepted.links.self).send(accepted);
@@ -148,27 +142,6 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         sse.end(2_000);
         return;
       }
-    },
-  );
-
-  app.get(
-    '/conversations/:id',
-    {
-      schema: {
-        tags: ['chat'],
-        summary: 'A stored conversation',
-        params: JobParams,
-        response: { 200: ConversationView },
-      },
-    },
-    async (req) => {
-      const meta = await deps.conversations.meta(req.params.id);
-      if (!meta || meta.owner !== ownerOf(req)) throw notFound('conversation');
-      return {
-        conversation_id: meta.id,
-        character_id: meta.characterId,
-        messages: await deps.conversations.messages(meta.id),
-      };
     },
   );
 };
