@@ -266,4 +266,33 @@ describe('conversation management', () => {
     expect(regen.status).toBe(409);
     expect(regen.body.error.code).toBe('conflict');
   });
+
+  it('reads only the history that can fit the window, however long the conversation', async () => {
+    const a = await turn(me, { message: '긴 대화의 시작', character_name: '미나' });
+    const id = a.conversation_id;
+    // 1,000 stored turns; turn 2 is unreadable. A turn that read the whole history would fail on it.
+    const turnsKey = `${stack.prefix}:conv:{${id}}:turns`;
+    const fields: string[] = [];
+    for (let t = 2; t <= 1_000; t += 1) {
+      const text =
+        t === 2
+          ? 'not json {'
+          : JSON.stringify({
+              turn: t,
+              job_id: null,
+              user: `질문 ${t}`,
+              assistant: `대답 ${t}`,
+              user_at: t,
+              assistant_at: t,
+            });
+      fields.push(String(t), text);
+    }
+    await stack.redis.hset(turnsKey, ...fields);
+    await stack.redis.hset(`${stack.prefix}:conv:{${id}}`, 'next_turn', 1_000);
+    await turn(me, { message: '마지막 질문', conversation_id: id });
+    const sent = sentMessages().at(-1)!;
+    expect(sent.at(-1)).toEqual({ role: 'user', content: '마지막 질문' });
+    expect(sent.at(-2)).toEqual({ role: 'assistant', content: '대답 1000' });
+    expect(sent.map((m) => m.content)).not.toContain('대답 500');
+  });
 });
