@@ -1,4 +1,11 @@
-import { ChatJobAccepted, ChatJobRequest, ChatJobView, GatewayError, Id } from '@gateway/contracts';
+import {
+  type CharacterSnapshot,
+  ChatJobAccepted,
+  ChatJobRequest,
+  ChatJobView,
+  GatewayError,
+  Id,
+} from '@gateway/contracts';
 import { isStreamId } from '@gateway/queue';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -42,7 +49,9 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       const userName = userOf(req).username;
       // Resolved now, so an unknown or foreign character is a 404 here rather than a failed job later.
       const characterId = req.body.character_id;
-      const character = characterId ? await deps.characters.snapshot(owner, characterId) : null;
+      const character = characterId
+        ? await deps.characters.snapshot(owner, characterId)
+        : await conversationCharacter(deps, owner, req.body);
       const accepted = await submitChatJob(deps, {
         owner,
         body: req.body,
@@ -145,6 +154,21 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
     },
   );
 };
+
+/**
+ * A later turn that names no character (and brings none inline) keeps its conversation's stored
+ * character, so persona, lorebook and voice do not depend on the client repeating `character_id`.
+ */
+async function conversationCharacter(
+  deps: ApiDeps,
+  owner: string,
+  body: ChatJobRequest,
+): Promise<CharacterSnapshot | null> {
+  if (!body.conversation_id || body.character_name !== undefined || body.persona !== undefined) return null;
+  const meta = await deps.conversations.meta(body.conversation_id);
+  if (!meta?.characterId || meta.owner !== owner) return null;
+  return deps.characters.snapshot(owner, meta.characterId).catch(() => null);
+}
 
 /** Open SSE streams of this process, so that shutdown can end them with a resume hint. */
 export const activeStreams = new SseRegistry();
