@@ -214,4 +214,29 @@ describe('lorebooks and macros in the prompt', () => {
     expect(system).toContain('LORE-SMALL');
     expect(system).not.toContain('LORE-FIRST');
   });
+
+  it('offers the card’s alternate greetings as swipes of a new conversation’s greeting', async () => {
+    const imported = await importJson(v2Card({ name: 'Greeter' }));
+    const first = await turn({ character_id: imported.body.id, message: 'hello there' });
+    const path = `${stack.apiUrl}/conversations/${first.conversation_id}`;
+    const conv = await call<ConversationView>(path, { headers: me.headers });
+    expect(conv.body.messages[0]).toMatchObject({
+      role: 'assistant',
+      content: `Welcome, ${username}.`,
+      alternatives: [`Welcome, ${username}.`, `Back again, ${username}?`],
+      selected: 0,
+    });
+    const picked = await call<ConversationView>(`${path}/messages/0`, {
+      method: 'PUT',
+      body: { selected: 1 },
+      headers: me.headers,
+    });
+    expect(picked.status).toBe(200);
+    await turn({ conversation_id: first.conversation_id, message: 'and now?' });
+    const sent = sentMessages()
+      .at(-1)!
+      .map((m) => m.content);
+    expect(sent).toContain(`Back again, ${username}?`);
+    expect(sent.join('\n')).not.toContain('Welcome,');
+  });
 });

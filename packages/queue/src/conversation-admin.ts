@@ -281,6 +281,24 @@ export class ConversationAdmin {
   }
 
   /**
+   * A new conversation's greeting (turn 0) gets the character's other greetings as alternatives, so a
+   * user can swipe to another opening (SillyTavern `alternate_greetings`). Only once, the first stays
+   * selected.
+   */
+  async addGreetingAlternatives(id: string, others: string[]): Promise<void> {
+    await this.change(id, 0, '', false, (t) =>
+      t.alternatives
+        ? null
+        : {
+            ...t,
+            alternatives: [t.assistant, ...others],
+            alternative_jobs: [t.job_id, ...others.map(() => null)],
+            selected: 0,
+          },
+    );
+  }
+
+  /**
    * Selects an alternative of message `index` (as GET /conversations/{id} numbers them) and/or replaces
    * its text. Returns the new message list, or why not.
    */

@@ -120,6 +120,7 @@ export class CharacterStore {
       voice_id: s.voice_id,
       greeting: s.greeting,
       lorebook: s.lorebook ?? null,
+      alternate_greetings: s.alternate_greetings ?? [],
     };
   }
 

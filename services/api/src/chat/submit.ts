@@ -60,12 +60,13 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
   }
   try {
     const data = await admitChatJob(deps, owner, jobId, async () => {
-      const stored = input.character;
-      const character: CharacterSnapshot = stored
+      // The other greetings go to the conversation, not into every job's data.
+      const { alternate_greetings: otherGreetings = [], ...stored } = input.character ?? {};
+      const character: CharacterSnapshot = input.character
         ? withRoleplayDefaults(deps, {
-            ...stored,
-            name: body.character_name ?? stored.name,
-            greeting: body.greeting ?? stored.greeting,
+            ...(stored as CharacterSnapshot),
+            name: body.character_name ?? input.character.name,
+            greeting: body.greeting ?? input.character.greeting,
           })
         : {
             id: null,
@@ -75,17 +76,27 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
             greeting: body.greeting ?? null,
           };
       const conversationId = body.conversation_id ?? newId();
+      const names = { char: character.name, user: input.userName ?? null };
       const opened = await conversations.openTurn({
         id: conversationId,
         create: !body.conversation_id,
         owner,
         characterId: character.id,
-        greeting:
-          character.greeting &&
-          expandMacros(character.greeting, { char: character.name, user: input.userName ?? null }),
+        greeting: character.greeting && expandMacros(character.greeting, names),
         jobId,
       });
       if (!opened) throw notFound('conversation');
+      if (
+        !body.conversation_id &&
+        character.greeting &&
+        body.greeting === undefined &&
+        otherGreetings.length
+      ) {
+        await deps.conversationAdmin.addGreetingAlternatives(
+          conversationId,
+          otherGreetings.map((g) => expandMacros(g, names)),
+        );
+      }
       // The owner's list of conversations, and the job ids that go when the conversation is deleted.
       await deps.conversationAdmin.track(owner, conversationId, jobId);
       const { turn, head } = opened;
