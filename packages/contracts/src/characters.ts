@@ -21,7 +21,9 @@ export const CHARACTER_LIMITS = {
 export const LOREBOOK_LIMITS = {
   entries: 256,
   keysPerEntry: 32,
-  keyLength: 200,
+  keyLength: 100,
+  /** Keys (primary and secondary) over all entries: matching costs about keys x scanned text. */
+  totalKeys: 1_024,
   entryContent: 8_000,
   /** Characters of content over all entries. */
   totalContent: 64_000,
@@ -68,7 +70,12 @@ export const Lorebook = z
   .strict()
   .refine((b) => b.entries.reduce((n, e) => n + e.content.length, 0) <= LOREBOOK_LIMITS.totalContent, {
     message: `the entries' content may add up to at most ${LOREBOOK_LIMITS.totalContent} characters`,
-  });
+  })
+  .refine(
+    (b) =>
+      b.entries.reduce((n, e) => n + e.keys.length + e.secondary_keys.length, 0) <= LOREBOOK_LIMITS.totalKeys,
+    { message: `the entries may have at most ${LOREBOOK_LIMITS.totalKeys} keys together` },
+  );
 export type Lorebook = z.infer<typeof Lorebook>;
 
 export const CharacterInput = z

@@ -49,6 +49,22 @@ describe('selectLore', () => {
     expect(selectLore([sel], ['a broken sword'], opts)).toEqual([sel]);
   });
 
+  it('searches only the newest MAX_SCAN_CHARS characters, in bounded time for a full book', async () => {
+    const { MAX_SCAN_CHARS } = await import('./lorebook.js');
+    const early = `dragon ${'x'.repeat(MAX_SCAN_CHARS)}`;
+    expect(selectLore([dragon], [early], opts)).toEqual([]);
+    expect(selectLore([dragon], [`${'x'.repeat(MAX_SCAN_CHARS - 10)} dragon`], opts)).toEqual([dragon]);
+    // The most keys a book may have (1,024, all distinct, each of the longest kind that almost matches)
+    // against 100 messages of 16,000 characters.
+    const book = Array.from({ length: 32 }, (_, e) =>
+      entry({ keys: Array.from({ length: 32 }, (_, i) => `${'a'.repeat(95)}${e}-${i}`) }),
+    );
+    const messages = Array.from({ length: 100 }, () => 'a'.repeat(16_000));
+    const started = performance.now();
+    expect(selectLore(book, messages, { scanDepth: 100, tokenBudget: 10_000 })).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
   it('keeps within the token budget: constant first, then by insertion order', () => {
     const cost = (e: LoreEntry) => estimateContentTokens(e.content) + 1;
     const budget = cost(always) + cost(castle);

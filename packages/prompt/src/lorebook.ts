@@ -19,6 +19,9 @@ export interface LoreOptions {
   tokenBudget: number;
 }
 
+/** Most characters of recent messages searched for keys (the newest ones). */
+export const MAX_SCAN_CHARS = 16_000;
+
 function mentions(haystack: { exact: string; folded: string }, key: string, caseSensitive: boolean): boolean {
   if (key.length === 0) return false;
   return caseSensitive ? haystack.exact.includes(key) : haystack.folded.includes(key.toLowerCase());
@@ -32,9 +35,21 @@ function mentions(haystack: { exact: string; folded: string }, key: string, case
  */
 export function selectLore(entries: LoreEntry[], recentNewestLast: string[], opts: LoreOptions): LoreEntry[] {
   const depth = Math.max(0, Math.floor(opts.scanDepth));
-  const scanned = depth === 0 ? '' : recentNewestLast.slice(-depth).join('\n');
+  // The newest characters only: matching costs about (keys x scanned text), and both are bounded.
+  const scanned = depth === 0 ? '' : recentNewestLast.slice(-depth).join('\n').slice(-MAX_SCAN_CHARS);
   const haystack = { exact: scanned, folded: scanned.toLowerCase() };
-  const hit = (keys: string[], cs: boolean) => keys.some((k) => mentions(haystack, k, cs));
+  // Entries often share keys: each distinct key is searched once.
+  const seen = new Map<string, boolean>();
+  const found = (k: string, cs: boolean) => {
+    const id = `${cs ? 1 : 0}${k}`;
+    let r = seen.get(id);
+    if (r === undefined) {
+      r = mentions(haystack, k, cs);
+      seen.set(id, r);
+    }
+    return r;
+  };
+  const hit = (keys: string[], cs: boolean) => keys.some((k) => found(k, cs));
   const chosen = entries.filter((e) => {
     if (!e.enabled || e.content.trim().length === 0) return false;
     if (e.constant) return true;
