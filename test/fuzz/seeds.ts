@@ -54,6 +54,13 @@ export function seedBodies(ids: Record<IdRef, string>): Record<string, Json[]> {
       },
       { name: 'V1 card', description: 'd', personality: 'p', scenario: 's', first_mes: 'm' },
     ],
+    'PATCH /conversations/:id': [{ title: '카페 이야기' }],
+    'PUT /conversations/:id/messages/:index': [
+      { selected: 0 },
+      { content: '고친 말' },
+      { selected: 1, content: 'x' },
+    ],
+    'POST /conversations/:id/regenerate': [{}, { max_tokens: 4, temperature: 0.1 }],
     'POST /auth/login': [{ username: 'fuzzadmin', password: 'wrong password' }],
     'POST /auth/register': [{ username: 'someone_new', password: 'long enough password' }],
     'POST /auth/guest': [{}, { token: true }],

@@ -181,10 +181,11 @@ export async function processChatJob(
 }
 
 /**
- * Most turns that can fit a window of `maxContextTokens`: a turn is two messages of at least one token
- * each plus the chat template's markers (Gemma: 5 per message), so at least 12 tokens.
+ * Most turns that can fit a window of `maxContextTokens`: a turn is a user message of at least one token
+ * and a reply (possibly empty), each wrapped in the chat template's markers (Gemma: 5 per message), so
+ * at least 11 tokens.
  */
-export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 12) + 1;
+export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 11) + 1;
 
 async function generate(
   data: ChatJobData,

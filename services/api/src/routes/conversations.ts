@@ -187,5 +187,7 @@ async function removeJob(deps: ApiDeps, jobId: string): Promise<void> {
   await Promise.all([
     deps.redis.del(deps.keys.job(jobId), deps.keys.events(jobId)),
     deps.audio.remove(jobId, chunks),
+    // BullMQ keeps a failed job (with its request) for a while; it goes too.
+    deps.chatQueue.remove(jobId).catch(() => 0),
   ]);
 }
