@@ -12,8 +12,6 @@ export const CharacterSnapshot = z.object({
   greeting: z.string().nullable(),
   /** The character's lorebook, with the server's defaults filled in (scan depth, token budget). */
   lorebook: Lorebook.nullable().optional(),
-  /** The character's other greetings: a new conversation offers them as alternatives of its greeting. */
-  alternate_greetings: z.array(z.string()).optional(),
 });
 export type CharacterSnapshot = z.infer<typeof CharacterSnapshot>;
 

@@ -111,16 +111,26 @@ export class CharacterStore {
 
   /** What a chat job needs of the character, fixed at submit time; 404 for unknown or foreign ids. */
   async snapshot(owner: string, id: string): Promise<CharacterSnapshot> {
+    return (await this.snapshotWithGreetings(owner, id)).snapshot;
+  }
+
+  /** The snapshot, and the other greetings a new conversation offers as alternatives of its greeting. */
+  async snapshotWithGreetings(
+    owner: string,
+    id: string,
+  ): Promise<{ snapshot: CharacterSnapshot; alternateGreetings: string[] }> {
     const s = await this.stored(owner, id);
     if (!s) throw notFound('character');
     return {
-      id: s.id,
-      name: s.name,
-      persona: s.persona || null,
-      voice_id: s.voice_id,
-      greeting: s.greeting,
-      lorebook: s.lorebook ?? null,
-      alternate_greetings: s.alternate_greetings ?? [],
+      snapshot: {
+        id: s.id,
+        name: s.name,
+        persona: s.persona || null,
+        voice_id: s.voice_id,
+        greeting: s.greeting,
+        lorebook: s.lorebook ?? null,
+      },
+      alternateGreetings: s.alternate_greetings ?? [],
     };
   }
 

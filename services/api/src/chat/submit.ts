@@ -28,6 +28,8 @@ export interface SubmitInput {
   character?: CharacterSnapshot | null;
   /** The user's display name: what `{{user}}` becomes in the prompt and the greeting. */
   userName?: string | null;
+  /** The stored character's other greetings: a new conversation offers them as swipes of its greeting. */
+  alternateGreetings?: string[];
 }
 
 /**
@@ -60,13 +62,13 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
   }
   try {
     const data = await admitChatJob(deps, owner, jobId, async () => {
-      // The other greetings go to the conversation, not into every job's data.
-      const { alternate_greetings: otherGreetings = [], ...stored } = input.character ?? {};
-      const character: CharacterSnapshot = input.character
+      const stored = input.character;
+      const otherGreetings = input.alternateGreetings ?? [];
+      const character: CharacterSnapshot = stored
         ? withRoleplayDefaults(deps, {
-            ...(stored as CharacterSnapshot),
-            name: body.character_name ?? input.character.name,
-            greeting: body.greeting ?? input.character.greeting,
+            ...stored,
+            name: body.character_name ?? stored.name,
+            greeting: body.greeting ?? stored.greeting,
           })
         : {
             id: null,

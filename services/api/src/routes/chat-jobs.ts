@@ -49,15 +49,15 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       const userName = userOf(req).username;
       // Resolved now, so an unknown or foreign character is a 404 here rather than a failed job later.
       const characterId = req.body.character_id;
-      const character = characterId
-        ? await deps.characters.snapshot(owner, characterId)
-        : await conversationCharacter(deps, owner, req.body);
+      const stored = characterId ? await deps.characters.snapshotWithGreetings(owner, characterId) : null;
+      const character = stored?.snapshot ?? (await conversationCharacter(deps, owner, req.body));
       const accepted = await submitChatJob(deps, {
         owner,
         body: req.body,
         idempotencyKey: req.headers['idempotency-key'],
         character,
         userName,
+        alternateGreetings: stored?.alternateGreetings ?? [],
       });
       req.log.info({ jobId: accepted.job_id }, 'chat job accepted');
       return reply.code(202).header('location', accepted.links.self).send(accepted);
