@@ -158,6 +158,16 @@ describe('lorebooks and macros in the prompt', () => {
     const imported = await importJson(card);
     expect(imported.status).toBe(201);
     expect(imported.body.lorebook?.entries).toHaveLength(5);
+    const one = await call<Character>(`${stack.apiUrl}/characters/${imported.body.id}`, {
+      headers: me.headers,
+    });
+    expect(one.body.lorebook?.entries.map((e) => e.insertion_order)).toEqual([20, 10, 5, 100, 30]);
+    const list = await call<{ characters: Character[] }>(`${stack.apiUrl}/characters`, {
+      headers: me.headers,
+    });
+    const listed = list.body.characters.find((c) => c.id === imported.body.id)!;
+    expect(listed.lorebook_entries).toBe(5);
+    expect(listed).not.toHaveProperty('lorebook');
 
     const first = await turn({
       character_id: imported.body.id,

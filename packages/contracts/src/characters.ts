@@ -111,7 +111,9 @@ export const Character = z.object({
   voice_id: z.string().nullable(),
   greeting: z.string().nullable(),
   alternate_greetings: z.array(z.string()),
-  lorebook: Lorebook.nullable(),
+  /** Left out of GET /characters (the list); GET /characters/{id} has it. */
+  lorebook: Lorebook.nullable().optional(),
+  lorebook_entries: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
 });

@@ -40,6 +40,7 @@ const view = (s: Stored): Character => ({
   greeting: s.greeting,
   alternate_greetings: s.alternate_greetings ?? [],
   lorebook: s.lorebook ?? null,
+  lorebook_entries: s.lorebook?.entries.length ?? 0,
   created_at: new Date(s.created_at).toISOString(),
   updated_at: new Date(s.updated_at).toISOString(),
 });
@@ -63,7 +64,11 @@ export class CharacterStore {
     return all
       .map((v) => JSON.parse(v) as Stored)
       .sort((a, b) => a.created_at - b.created_at)
-      .map(view);
+      .map((s) => {
+        // Lorebooks stay out of the list (up to 64 KB each); one character's view has its book.
+        const { lorebook: _book, ...rest } = view(s);
+        return rest;
+      });
   }
 
   async get(owner: string, id: string): Promise<Character | null> {

@@ -60,6 +60,7 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
         // Checked in the handler (importCard) against the card schema, for a JSON body and for the JSON
         // inside a PNG alike.
         body: z.unknown().describe('a SillyTavern card (V1, V2, V3) as JSON, or the PNG card file'),
+        consumes: ['application/json', 'image/png'],
         querystring: ImportQuery,
         response: { 201: Character },
       },
