@@ -68,4 +68,34 @@ describe('ConversationAdmin', () => {
     expect(final.content).toBe(final.alternatives[final.selected]);
     expect(await admin.editMessage('someone else', id, n, { selected: 0 })).toBe('not_found');
   });
+
+  it('pages through conversations with equal times exactly once each, and skips expired ones', async () => {
+    const owner = `pager-${randomUUID()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      const id = randomUUID();
+      await store.openTurn({
+        id,
+        create: true,
+        owner,
+        characterId: null,
+        greeting: `hi ${i}`,
+        jobId: `j${i}`,
+      });
+      await admin.track(owner, id, `j${i}`, i < 5 ? 1_000 : 2_000 + i); // five share one time
+      ids.push(id);
+    }
+    await redis.del(keys.conversation(ids[6]!)); // expired: dropped from the list on the way
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page += 1) {
+      const r: Awaited<ReturnType<typeof admin.list>> = await admin.list(owner, 2, cursor);
+      seen.push(...r.conversations.map((c) => c.conversation_id));
+      cursor = r.next_cursor;
+      if (!cursor) break;
+    }
+    expect(seen[0]).toBe(ids[5]);
+    expect([...seen].sort()).toEqual(ids.slice(0, 6).sort());
+    expect(await redis.zscore(keys.userConversations(owner), ids[6]!)).toBeNull();
+  });
 });
