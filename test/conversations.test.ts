@@ -295,4 +295,21 @@ describe('conversation management', () => {
     expect(sent.at(-2)).toEqual({ role: 'assistant', content: '대답 1000' });
     expect(sent.map((m) => m.content)).not.toContain('대답 500');
   });
+
+  it('does not count a turn that has ended but is not yet out of the line as busy', async () => {
+    const a = await turn(me, { message: '끝난 질문', character_name: '미나' });
+    const id = a.conversation_id;
+    // The moment between a job's end and its worker releasing the turn, held open.
+    await stack.redis.zadd(`${stack.prefix}:conv:{${id}}:pending`, 1, a.job_id);
+    const edit = await api<ConversationView>(me, `/conversations/${id}/messages/0`, {
+      method: 'PUT',
+      body: { content: '고쳤어요' },
+    });
+    expect(edit.status).toBe(200);
+    expect(await stack.redis.zcard(`${stack.prefix}:conv:{${id}}:pending`)).toBe(0);
+    await stack.redis.zadd(`${stack.prefix}:conv:{${id}}:pending`, 1, a.job_id);
+    const regen = await api<ChatJobAccepted>(me, `/conversations/${id}/regenerate`, { body: {} });
+    expect(regen.status).toBe(202);
+    expect((await finished(me, regen.body.job_id)).status).toBe('completed');
+  });
 });

@@ -206,6 +206,11 @@ export class ConversationAdmin {
     return found ? (JSON.parse(found) as TurnWithAlternatives) : null;
   }
 
+  /** Job ids in the conversation's line (queued or running turns; an ended one until it is released). */
+  async pending(id: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.conversationPending(id), '0', '-1');
+  }
+
   async title(id: string): Promise<string | null> {
     return (await this.redis.hget(this.keys.conversation(id), 'title')) || null;
   }

@@ -4,6 +4,7 @@ import {
   type ChatJobData,
   type ChatJobRequest,
   GatewayError,
+  TERMINAL_STATUSES,
   type TtsInfo,
 } from '@gateway/contracts';
 import type { AdminRefusal } from '@gateway/queue';
@@ -39,6 +40,33 @@ export function refusal(r: AdminRefusal | 'no_message' | 'no_alternative'): Gate
 }
 
 /**
+ * A turn's job is marked ended a moment before its worker takes it out of the conversation's line. A
+ * change asked for in that moment should not see the conversation as busy: ended jobs at the head of the
+ * line are released here (the dispatcher's own step, safe to repeat). True when one was.
+ */
+export async function releaseEndedTurns(deps: ApiDeps, conversationId: string): Promise<boolean> {
+  let released = false;
+  for (const jobId of await deps.conversationAdmin.pending(conversationId)) {
+    const rec = await deps.jobs.get(jobId);
+    if (rec && !TERMINAL_STATUSES.has(rec.status)) break;
+    await deps.dispatcher.advance(conversationId, jobId);
+    released = true;
+  }
+  return released;
+}
+
+/** Runs a conversation change; when it finds the conversation busy only with ended turns, once more. */
+export async function whenSettled<T>(
+  deps: ApiDeps,
+  conversationId: string,
+  change: () => Promise<T>,
+): Promise<T> {
+  const first = await change();
+  if (first !== 'busy') return first;
+  return (await releaseEndedTurns(deps, conversationId)) ? change() : first;
+}
+
+/**
  * `POST /conversations/{id}/regenerate`: the newest reply is generated again from the same history and
  * user message, as a new chat job through the same admission as any turn. The job's settings are the
  * turn's first job's (character, persona, scenario, sampling) unless the body names others; when that
@@ -53,7 +81,9 @@ export async function submitRegeneration(
   if (!meta || meta.owner !== owner) throw notFound('conversation');
   const jobId = newId();
   await admitChatJob(deps, owner, jobId, async () => {
-    const opened = await deps.conversationAdmin.openRegeneration(owner, conversationId, jobId);
+    const opened = await whenSettled(deps, conversationId, () =>
+      deps.conversationAdmin.openRegeneration(owner, conversationId, jobId),
+    );
     if (typeof opened === 'string') throw refusal(opened);
     const turn = opened.turn;
     try {

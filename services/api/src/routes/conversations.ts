@@ -1,7 +1,7 @@
 import { ChatJobAccepted, ChatJobRequest, ConversationView, Id } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { refusal, submitRegeneration } from '../chat/regenerate.js';
+import { refusal, submitRegeneration, whenSettled } from '../chat/regenerate.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { ownerOf, userOf } from '../identity.js';
@@ -118,7 +118,8 @@ export const conversationRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = asyn
       },
     },
     async (req, reply) => {
-      const removed = await admin.remove(ownerOf(req), req.params.id);
+      const owner = ownerOf(req);
+      const removed = await whenSettled(deps, req.params.id, () => admin.remove(owner, req.params.id));
       if (!Array.isArray(removed)) throw refusal(removed);
       await Promise.all(removed.map((jobId) => removeJob(deps, jobId)));
       return reply.code(204).send(null);
@@ -165,7 +166,9 @@ export const conversationRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = asyn
       const owner = ownerOf(req);
       const meta = await deps.conversations.meta(req.params.id);
       if (!meta || meta.owner !== owner) throw notFound('conversation');
-      const messages = await admin.editMessage(owner, meta.id, req.params.index, req.body);
+      const messages = await whenSettled(deps, meta.id, () =>
+        admin.editMessage(owner, meta.id, req.params.index, req.body),
+      );
       if (!Array.isArray(messages)) throw refusal(messages);
       return {
         conversation_id: meta.id,
