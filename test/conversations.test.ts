@@ -177,6 +177,15 @@ describe('conversation management', () => {
     expect(history.map((m) => m.content)).toContain(original.content);
     expect(history.map((m) => m.content)).not.toContain(view.reply!.content);
 
+    // A field a regeneration cannot change is refused by name, not dropped.
+    const named = await api<ErrorBody & { error: { details: { field: string }[] } }>(
+      me,
+      `/conversations/${id}/regenerate`,
+      { body: { character_name: '다른 이름' } },
+    );
+    expect(named.status).toBe(400);
+    expect(JSON.stringify(named.body.error)).toContain('character_name');
+
     // Out-of-range alternative and unknown message index.
     const bad = await api<ErrorBody>(me, `/conversations/${id}/messages/${index}`, {
       method: 'PUT',
@@ -263,8 +272,18 @@ describe('conversation management', () => {
     const regen = await api<ErrorBody>(me, `/conversations/${res.body.conversation_id}/regenerate`, {
       body: {},
     });
-    expect(regen.status).toBe(409);
-    expect(regen.body.error.code).toBe('conflict');
+    // On a mismatch, say what held the conversation's line (diagnostics for a rare timing).
+    const line = `${stack.prefix}:conv:{${res.body.conversation_id}}:pending`;
+    const held =
+      regen.body.error.code === 'conflict'
+        ? []
+        : await Promise.all(
+            (await stack.redis.zrange(line, '0', '-1')).map(async (j) => ({
+              job: j,
+              record: await stack.redis.hmget(`${stack.prefix}:job:{${j}}`, 'status', 'turn', 'attempt'),
+            })),
+          );
+    expect(regen.body.error.code, JSON.stringify({ job: res.body.job_id, held })).toBe('conflict');
   });
 
   it('reads only the history that can fit the window, however long the conversation', async () => {

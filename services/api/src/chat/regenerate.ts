@@ -1,7 +1,7 @@
 import {
   type CharacterSnapshot,
   type ChatJobAccepted,
-  type ChatJobData,
+  ChatJobData,
   type ChatJobRequest,
   GatewayError,
   TERMINAL_STATUSES,
@@ -15,7 +15,7 @@ import { admitChatJob, jobLinks, newId, withRoleplayDefaults } from './submit.js
 /** The job fields a regeneration may change; the rest come from the turn's first job. */
 export type RegenerateOverrides = Omit<
   ChatJobRequest,
-  'message' | 'conversation_id' | 'character_id' | 'greeting'
+  'message' | 'conversation_id' | 'character_id' | 'character_name' | 'greeting'
 >;
 
 export function refusal(r: AdminRefusal | 'no_message' | 'no_alternative'): GatewayError {
@@ -147,17 +147,30 @@ async function fallbackData(deps: ApiDeps, owner: string, characterId: string | 
   };
 }
 
-/** The body's fields, mapped as POST /chat/jobs maps them; absent fields keep the first job's. */
+/** Job fields a regeneration body may not set: they say which turn this is, not how to generate it. */
+const FIXED = new Set([
+  'job_id',
+  'owner',
+  'conversation_id',
+  'turn',
+  'kind',
+  'message',
+  'messages',
+  'character',
+]);
+const DATA_FIELDS = new Set(Object.keys(ChatJobData.shape));
+
+/**
+ * The body's fields over the first job's: every request field that is a job field of the same name
+ * (model, temperature, max_tokens, persona, scenario, voice_id, tts_mode and the sampling fields) is
+ * taken as given, so a sampling field added to both schemas is honoured here without a change;
+ * `tts` is off while the engine is `none`. Absent fields keep the first job's.
+ */
 function overrides(deps: ApiDeps, body: RegenerateOverrides): Partial<ChatJobData> {
-  const out: Partial<ChatJobData> = {};
-  if (body.model !== undefined) out.model = body.model;
-  if (body.temperature !== undefined) out.temperature = body.temperature;
-  if (body.top_p !== undefined) out.top_p = body.top_p;
-  if (body.max_tokens !== undefined) out.max_tokens = body.max_tokens;
-  if (body.persona !== undefined) out.persona = body.persona;
-  if (body.scenario !== undefined) out.scenario = body.scenario;
-  if (body.voice_id !== undefined) out.voice_id = body.voice_id;
-  if (body.tts_mode !== undefined) out.tts_mode = body.tts_mode;
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (value !== undefined && DATA_FIELDS.has(field) && !FIXED.has(field)) out[field] = value;
+  }
   if (body.tts !== undefined) out.tts = body.tts && deps.config.tts.engine !== 'none';
-  return out;
+  return out as Partial<ChatJobData>;
 }

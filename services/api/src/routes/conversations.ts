@@ -39,6 +39,7 @@ const RegenerateBody = ChatJobRequest.omit({
   message: true,
   conversation_id: true,
   character_id: true,
+  character_name: true,
   greeting: true,
 });
 
