@@ -143,6 +143,9 @@ export const Env = z.object({
   QUEUE_MAX_DEPTH: int().default(50_000),
   FAIR_SHARE: bool.default(true),
   EVENT_FLUSH_MS: int(0).max(1_000).default(25),
+  // Lorebooks: messages searched for an entry's keys, and tokens the entries may add (a card's own win).
+  LOREBOOK_SCAN_DEPTH: int(0).max(100).default(4),
+  LOREBOOK_TOKEN_BUDGET: int(0).max(32_768).default(512),
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   // Abuse limits: open event streams per user, and chat submissions per user and per client IP.
   SSE_MAX_PER_USER: int().max(100_000).default(20),

@@ -121,6 +121,10 @@ const shape = (e: Env) => {
       fairShare: e.FAIR_SHARE,
       eventFlushMs: e.EVENT_FLUSH_MS,
     },
+    roleplay: {
+      loreScanDepth: e.LOREBOOK_SCAN_DEPTH,
+      loreTokenBudget: e.LOREBOOK_TOKEN_BUDGET,
+    },
     limits: {
       /** Open SSE event streams per user, counted in Redis across api instances. */
       ssePerUser: e.SSE_MAX_PER_USER,

@@ -181,12 +181,16 @@ export const ConversationMessage = z.object({
   content: z.string(),
   job_id: z.string().nullable(),
   created_at: z.string(),
+  /** The texts this message has had generated (swipes); `content` is `alternatives[selected]`. */
+  alternatives: z.array(z.string()),
+  selected: z.number().int(),
 });
 export type ConversationMessage = z.infer<typeof ConversationMessage>;
 
 export const ConversationView = z.object({
   conversation_id: z.string(),
   character_id: z.string().nullable(),
+  title: z.string().nullable(),
   messages: z.array(ConversationMessage),
 });
 export type ConversationView = z.infer<typeof ConversationView>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Lorebook } from './characters.js';
 import { BackendParams, Scenario, TtsMode } from './chat.js';
 
 /** Payloads on the BullMQ queues. Kept small: the prompt is built by the worker from these. */
@@ -9,6 +10,8 @@ export const CharacterSnapshot = z.object({
   persona: z.string().nullable(),
   voice_id: z.string().nullable(),
   greeting: z.string().nullable(),
+  /** The character's lorebook, with the server's defaults filled in (scan depth, token budget). */
+  lorebook: Lorebook.nullable().optional(),
 });
 export type CharacterSnapshot = z.infer<typeof CharacterSnapshot>;
 
@@ -45,6 +48,10 @@ export const ChatJobData = z.object({
   tts_mode: TtsMode,
   voice_id: z.string().nullable(),
   created_at: z.number(),
+  /** How `{{user}}` reads in the prompt: the user's display name. */
+  user_name: z.string().nullable().optional(),
+  /** Generates turn `turn` again: the reply joins that turn's alternatives instead of a new turn. */
+  regenerate: z.boolean().optional(),
 });
 export type ChatJobData = z.infer<typeof ChatJobData>;
 

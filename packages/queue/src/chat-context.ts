@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ConversationAdmin } from './conversation-admin.js';
 import { ConversationStore } from './conversations.js';
 import { ChatDispatcher } from './dispatch.js';
 import { FairShare } from './fair-share.js';
@@ -31,6 +32,7 @@ export function createChatContext(o: ChatContextOptions) {
     keys,
     o.retentionSeconds * CONVERSATION_RETENTION_FACTOR,
   );
+  const conversationAdmin = new ConversationAdmin(o.redis, keys, conversations.ttlSeconds);
   const chatQueue = createChatQueue(o.queueRedis, keys);
   const ttsQueue = createTtsQueue(o.queueRedis, keys);
   const fair = new FairShare(o.redis, keys, o.fairShare);
@@ -38,6 +40,7 @@ export function createChatContext(o: ChatContextOptions) {
     keys,
     jobs,
     conversations,
+    conversationAdmin,
     chatQueue,
     ttsQueue,
     fair,

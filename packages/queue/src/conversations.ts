@@ -1,4 +1,3 @@
-import type { ConversationMessage } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
@@ -130,26 +129,5 @@ export class ConversationStore {
   async turns(id: string): Promise<StoredTurn[]> {
     const all = await this.redis.hvals(this.keys.conversationTurns(id));
     return all.map((t) => JSON.parse(t) as StoredTurn).sort((a, b) => a.turn - b.turn);
-  }
-
-  async messages(id: string): Promise<ConversationMessage[]> {
-    const out: ConversationMessage[] = [];
-    for (const t of await this.turns(id)) {
-      if (t.user !== null) {
-        out.push({
-          role: 'user',
-          content: t.user,
-          job_id: t.job_id,
-          created_at: new Date(t.user_at).toISOString(),
-        });
-      }
-      out.push({
-        role: 'assistant',
-        content: t.assistant,
-        job_id: t.job_id,
-        created_at: new Date(t.assistant_at).toISOString(),
-      });
-    }
-    return out;
   }
 }

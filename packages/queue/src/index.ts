@@ -1,5 +1,6 @@
 export * from './backend-state.js';
 export * from './chat-context.js';
+export * from './conversation-admin.js';
 export * from './conversations.js';
 export * from './dispatch.js';
 export * from './event-hub.js';

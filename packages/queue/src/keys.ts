@@ -14,6 +14,10 @@ export interface Keys {
   conversation(id: string): string;
   conversationTurns(id: string): string;
   conversationPending(id: string): string;
+  /** Ids of every job of a conversation (deleted with it). */
+  conversationJobs(id: string): string;
+  /** A user's conversations: a sorted set scored by their last activity (ms). */
+  userConversations(owner: string): string;
   idempotency(owner: string, key: string): string;
   chatStats(): string;
   /** BullMQ's own keys for a queue, read for queue position and depth. */
@@ -60,6 +64,8 @@ export function createKeys(prefix: string): Keys {
     conversation: (id) => `${prefix}:conv:{${id}}`,
     conversationTurns: (id) => `${prefix}:conv:{${id}}:turns`,
     conversationPending: (id) => `${prefix}:conv:{${id}}:pending`,
+    conversationJobs: (id) => `${prefix}:conv:{${id}}:jobs`,
+    userConversations: (owner) => `${prefix}:user:{${owner}}:convs`,
     idempotency: (owner, key) => `${prefix}:idem:${owner}:${key}`,
     chatStats: () => `${prefix}:stats:{chat}`,
     bull: (queue, suffix) => `${prefix}:${queue}:${suffix}`,

@@ -5,6 +5,7 @@ import type { Logger } from '@gateway/logger';
 import {
   BackendState,
   type ChatDispatcher,
+  type ConversationAdmin,
   type ConversationStore,
   createChatContext,
   createRedis,
@@ -32,6 +33,8 @@ export interface ApiDeps {
   subscriber: Redis;
   jobs: JobStore;
   conversations: ConversationStore;
+  /** Listing, renaming, deleting, swipes and edits of stored conversations. */
+  conversationAdmin: ConversationAdmin;
   chatQueue: Queue;
   ttsQueue: Queue;
   dispatcher: ChatDispatcher;
@@ -82,6 +85,7 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     subscriber,
     jobs,
     conversations,
+    conversationAdmin: chat.conversationAdmin,
     chatQueue,
     ttsQueue,
     dispatcher: chat.dispatcher,

@@ -5,18 +5,26 @@ import {
   type ChatMessage,
   type ClientMessage,
   type ClientPrompt,
+  expandMacros,
+  expandMacrosIn,
   fitClientMessages,
   formatPersonaForRoleplay,
 } from '@gateway/prompt';
 import type { StoredTurn } from '@gateway/queue';
+import { loreFor, macroNamesOf } from './lore.js';
 
-/** The role-play system prompt of a job: its persona override wins over the character's. */
-export function systemPromptOf(data: ChatJobData): string {
-  return formatPersonaForRoleplay({
+/**
+ * The role-play system prompt of a job: its persona override wins over the character's; the lorebook
+ * entries this turn brings in (lore.ts) follow the persona. `{{char}}`/`{{user}}` filled in.
+ */
+export function systemPromptOf(data: ChatJobData, lore = ''): string {
+  const persona = [data.persona ?? data.character.persona ?? '', lore].filter(Boolean).join('\n\n');
+  const system = formatPersonaForRoleplay({
     characterName: data.character.name,
-    persona: data.persona ?? data.character.persona,
+    persona,
     scenario: data.scenario,
   });
+  return expandMacros(system, macroNamesOf(data));
 }
 
 /** The messages sent to the backend, before trimming to the context window. */
@@ -28,7 +36,13 @@ export function buildPrompt(data: ChatJobData, turns: StoredTurn[]): ChatMessage
     if (t.user !== null) history.push({ role: 'user', content: t.user });
     history.push({ role: 'assistant', content: t.assistant });
   }
-  return buildChatMessages({ system: systemPromptOf(data), history, userMessage: data.message });
+  const lore = loreFor(data, [...history.map((m) => m.content), data.message]);
+  const messages = buildChatMessages({
+    system: systemPromptOf(data, lore),
+    history,
+    userMessage: data.message,
+  });
+  return expandMacrosIn(messages, macroNamesOf(data));
 }
 
 /**

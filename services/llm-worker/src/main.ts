@@ -163,6 +163,7 @@ const worker = new Worker<ChatJobData>(
         llm,
         jobs,
         conversations,
+        history: chat.conversationAdmin,
         dispatcher,
         stats: chat.chatStats,
         handOffTts,

@@ -17,7 +17,14 @@ import {
   fitToContext,
   normalizeForGemma,
 } from '@gateway/prompt';
-import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
+import type {
+  ChatDispatcher,
+  ConversationAdmin,
+  ConversationStore,
+  JobRecord,
+  JobStore,
+  QueueStats,
+} from '@gateway/queue';
 import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
@@ -26,6 +33,8 @@ export interface ChatJobDeps {
   llm: LlmClient;
   jobs: JobStore;
   conversations: ConversationStore;
+  /** Reads the recent turns for a prompt; stores a regenerated reply as an alternative. */
+  history: Pick<ConversationAdmin, 'recentTurns' | 'saveAlternative'>;
   dispatcher: ChatDispatcher;
   stats: QueueStats;
   /** Puts the reply on the speech queue; must be idempotent (keyed by job id). */
@@ -191,6 +200,13 @@ export async function processChatJob(
   }
 }
 
+/**
+ * Most turns that can fit a window of `maxContextTokens`: a turn is a user message of at least one token
+ * and a reply (possibly empty), each wrapped in the chat template's markers (Gemma: 5 per message), so
+ * at least 11 tokens.
+ */
+export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 11) + 1;
+
 async function generate(
   data: ChatJobData,
   deps: ChatJobDeps,
@@ -199,8 +215,15 @@ async function generate(
   onTrimmed: (droppedMessages: number) => Promise<unknown>,
 ): Promise<Reply> {
   const { llm } = deps;
+  // Only the turns that could fit the window are read: the work per turn does not grow with the history.
   const [turns, window] = await Promise.all([
-    data.kind === 'roleplay' ? deps.conversations.turns(data.conversation_id) : [],
+    data.kind === 'roleplay'
+      ? deps.history.recentTurns(
+          data.conversation_id,
+          data.turn,
+          maxTurnsInWindow(deps.settings.maxContextTokens),
+        )
+      : [],
     // The server's own context window (vLLM max_model_len) wins over the configured one.
     llm.contextWindow(data.model, { signal }),
   ]);
@@ -268,7 +291,10 @@ async function complete(
   const now = Date.now();
   await Promise.all([
     ...pending,
-    data.kind === 'roleplay'
+    data.kind === 'roleplay' && data.regenerate
+      ? deps.history.saveAlternative(data.conversation_id, data.turn, data.job_id, reply.content, now)
+      : null,
+    data.kind === 'roleplay' && !data.regenerate
       ? deps.conversations.saveTurn(data.conversation_id, {
           turn: data.turn,
           job_id: data.job_id,

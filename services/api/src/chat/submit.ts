@@ -9,6 +9,7 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
+import { expandMacros } from '@gateway/prompt';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { modelNotAllowed } from '../openai/models.js';
@@ -28,6 +29,10 @@ export interface SubmitInput {
   idempotencyKey?: string | undefined;
   /** A stored character (resolved by the caller); otherwise the inline fields of the body are used. */
   character?: CharacterSnapshot | null;
+  /** The user's display name: what `{{user}}` becomes in the prompt and the greeting. */
+  userName?: string | null;
+  /** The stored character's other greetings: a new conversation offers them as swipes of its greeting. */
+  alternateGreetings?: string[];
 }
 
 /**
@@ -64,8 +69,13 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
   try {
     const data = await admitChatJob(deps, owner, jobId, async () => {
       const stored = input.character;
+      const otherGreetings = input.alternateGreetings ?? [];
       const character: CharacterSnapshot = stored
-        ? { ...stored, name: body.character_name ?? stored.name, greeting: body.greeting ?? stored.greeting }
+        ? withRoleplayDefaults(deps, {
+            ...stored,
+            name: body.character_name ?? stored.name,
+            greeting: body.greeting ?? stored.greeting,
+          })
         : {
             id: null,
             name: body.character_name ?? null,
@@ -74,15 +84,29 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
             greeting: body.greeting ?? null,
           };
       const conversationId = body.conversation_id ?? newId();
+      const names = { char: character.name, user: input.userName ?? null };
       const opened = await conversations.openTurn({
         id: conversationId,
         create: !body.conversation_id,
         owner,
         characterId: character.id,
-        greeting: character.greeting,
+        greeting: character.greeting && expandMacros(character.greeting, names),
         jobId,
       });
       if (!opened) throw notFound('conversation');
+      if (
+        !body.conversation_id &&
+        character.greeting &&
+        body.greeting === undefined &&
+        otherGreetings.length
+      ) {
+        await deps.conversationAdmin.addGreetingAlternatives(
+          conversationId,
+          otherGreetings.map((g) => expandMacros(g, names)),
+        );
+      }
+      // The owner's list of conversations, and the job ids that go when the conversation is deleted.
+      await deps.conversationAdmin.track(owner, conversationId, jobId);
       const { turn, head } = opened;
       const ttsWanted = body.tts ?? config.tts.enabledByDefault;
       const data: ChatJobData = {
@@ -107,6 +131,7 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
         tts_mode: body.tts_mode ?? 'realtime',
         voice_id: body.voice_id ?? null,
         created_at: Date.now(),
+        user_name: input.userName ?? null,
       };
       const tts: TtsInfo = data.tts
         ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
@@ -130,6 +155,20 @@ function samplingOf(body: ChatJobRequest): { params?: BackendParams } {
   if (body.presence_penalty !== undefined) params.presence_penalty = body.presence_penalty;
   if (body.frequency_penalty !== undefined) params.frequency_penalty = body.frequency_penalty;
   return Object.keys(params).length > 0 ? { params } : {};
+}
+
+/** A stored character's lorebook with the server's scan depth and token budget where the card names none. */
+export function withRoleplayDefaults(deps: ApiDeps, c: CharacterSnapshot): CharacterSnapshot {
+  if (!c.lorebook) return c;
+  const { loreScanDepth, loreTokenBudget } = deps.config.roleplay;
+  return {
+    ...c,
+    lorebook: {
+      ...c.lorebook,
+      scan_depth: c.lorebook.scan_depth ?? loreScanDepth,
+      token_budget: c.lorebook.token_budget ?? loreTokenBudget,
+    },
+  };
 }
 
 /**
