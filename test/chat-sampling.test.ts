@@ -60,6 +60,23 @@ describe.each(['vllm', 'ollama'] as const)('sampling on /chat/jobs with %s', (ki
     expect(got('seed')).toBe(11);
   });
 
+  it('takes the sampler fields on a regenerate too, over the first reply\'s', async () => {
+    const first = await submit({ message: 'Tell me about the moon.', top_k: 5, seed: 1 });
+    expect((await finished(first.body.job_id)).status).toBe('completed');
+    const again = await call<ChatJobAccepted>(
+      `${stack.apiUrl}/conversations/${first.body.conversation_id}/regenerate`,
+      { body: { top_k: 40, min_p: 0.05, repetition_penalty: 1.1, seed: 7 }, headers },
+    );
+    expect(again.status).toBe(202);
+    expect((await finished(again.body.job_id)).status).toBe('completed');
+    const b = stack.sim.requests().at(-1)!.body as Body;
+    const got = (v: string, o = v) => (kind === 'vllm' ? b[v] : b.options?.[o]);
+    expect(got('top_k')).toBe(40);
+    expect(got('min_p')).toBe(0.05);
+    expect(got('repetition_penalty', 'repeat_penalty')).toBe(1.1);
+    expect(got('seed')).toBe(7);
+  });
+
   it('refuses an out-of-range field, naming it', async () => {
     for (const [field, value] of [
       ['top_k', -7],

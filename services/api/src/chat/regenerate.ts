@@ -10,7 +10,7 @@ import {
 import type { AdminRefusal } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
-import { admitChatJob, jobLinks, newId, withRoleplayDefaults } from './submit.js';
+import { admitChatJob, jobLinks, newId, samplingOf, withRoleplayDefaults } from './submit.js';
 
 /** The job fields a regeneration may change; the rest come from the turn's first job. */
 export type RegenerateOverrides = Omit<
@@ -102,6 +102,9 @@ export async function submitRegeneration(
         created_at: Date.now(),
         ...overrides(deps, body),
       };
+      // The extra sampler fields travel as `params` in the job, not under their request names.
+      const sampling = samplingOf(body).params;
+      if (sampling) data.params = { ...base.params, ...sampling };
       const tts: TtsInfo = data.tts
         ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? data.character.voice_id }
         : { status: 'skipped', mode: data.tts_mode, reason: 'not requested' };
@@ -162,8 +165,8 @@ const DATA_FIELDS = new Set(Object.keys(ChatJobData.shape));
 
 /**
  * The body's fields over the first job's: every request field that is a job field of the same name
- * (model, temperature, max_tokens, persona, scenario, voice_id, tts_mode and the sampling fields) is
- * taken as given, so a sampling field added to both schemas is honoured here without a change;
+ * (model, temperature, max_tokens, persona, scenario, voice_id, tts_mode, stop, seed) is taken as given;
+ * the backend-only sampler fields go into `params` (see `samplingOf`);
  * `tts` is off while the engine is `none`. Absent fields keep the first job's.
  */
 function overrides(deps: ApiDeps, body: RegenerateOverrides): Partial<ChatJobData> {

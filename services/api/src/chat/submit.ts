@@ -147,7 +147,12 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
 }
 
 /** The sampler fields of a `POST /chat/jobs` body that go to the backend beyond the basic ones. */
-function samplingOf(body: ChatJobRequest): { params?: BackendParams } {
+export function samplingOf(
+  body: Pick<
+    ChatJobRequest,
+    'top_k' | 'min_p' | 'repetition_penalty' | 'presence_penalty' | 'frequency_penalty'
+  >,
+): { params?: BackendParams } {
   const params: BackendParams = {};
   if (body.top_k !== undefined) params.top_k = body.top_k;
   if (body.min_p !== undefined) params.min_p = body.min_p;
