@@ -21,14 +21,11 @@ export interface StoredTurn {
 }
 
 /**
- * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
- * by turn number: only its head may run, so the turns of one conversation never overlap).
- */
-/**
  * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
  * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
- * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now, new?
- * Returns {turn, head job id} or {-1, ''} when the conversation belongs to another owner or is unknown.
+ * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now,
+ * '1' to create (else '0'), conversation id. Returns {turn, head job id}, or {-1, ''} when the
+ * conversation belongs to another owner, is unknown, or (create) already exists.
  */
 const OPEN_TURN = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
@@ -50,13 +47,20 @@ local head = redis.call('ZRANGE', KEYS[3], 0, 0)
 return {turn, head[1] or ''}
 `;
 
-/** Takes an ended turn out of line and tells which turn is next. KEYS: pending. ARGV: job id. */
+/**
+ * Takes an ended turn out of line. KEYS: pending. ARGV: job id. Returns the job id now at the head of the
+ * line, or '' when none waits.
+ */
 const RELEASE_TURN = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 return head[1] or ''
 `;
 
+/**
+ * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
+ * by turn number: only its head may run, so the turns of one conversation never overlap).
+ */
 export class ConversationStore {
   private readonly openScript;
   private readonly releaseScript;

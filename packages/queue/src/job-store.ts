@@ -1,6 +1,7 @@
 import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
 import { APPEND_EVENTS, CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
 
 /** What the gateway keeps about a chat job, beyond BullMQ's own (short-lived) job. */
@@ -26,30 +27,6 @@ export interface JobRecord {
 
 type ScriptReply = [number, string | number];
 
-interface JobScripts {
-  gwCreateJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-  gwStartJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
-  gwAppendEvents(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-  gwFinishJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
-  gwPatchJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-}
-
-const SCRIPTS = {
-  gwCreateJob: CREATE_JOB,
-  gwStartJob: START_JOB,
-  gwAppendEvents: APPEND_EVENTS,
-  gwFinishJob: FINISH_JOB,
-  gwPatchJob: PATCH_JOB,
-};
-
-function withScripts(redis: Redis): Redis & JobScripts {
-  const r = redis as Redis & Partial<JobScripts>;
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (!(name in r)) redis.defineCommand(name, { numberOfKeys: 2, lua });
-  }
-  return r as Redis & JobScripts;
-}
-
 const eventArgs = (events: JobEvent[]) => events.flatMap((e) => [e.event, JSON.stringify(e.data)]);
 const fieldArgs = (fields: Record<string, string | number>) => Object.entries(fields).flat();
 
@@ -61,14 +38,22 @@ export type FinishResult = { finished: boolean; status: string };
 
 /** Job records and their event streams. Every write that also emits events is one atomic script. */
 export class JobStore {
-  private readonly redis: Redis & JobScripts;
+  private readonly createScript;
+  private readonly startScript;
+  private readonly appendScript;
+  private readonly finishScript;
+  private readonly patchScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     readonly keys: Keys,
     readonly ttlSeconds: number,
   ) {
-    this.redis = withScripts(redis);
+    this.createScript = luaScript<number>(redis, 'gwCreateJob', 2, CREATE_JOB);
+    this.startScript = luaScript<ScriptReply>(redis, 'gwStartJob', 2, START_JOB);
+    this.appendScript = luaScript<number>(redis, 'gwAppendEvents', 2, APPEND_EVENTS);
+    this.finishScript = luaScript<ScriptReply>(redis, 'gwFinishJob', 2, FINISH_JOB);
+    this.patchScript = luaScript<number>(redis, 'gwPatchJob', 2, PATCH_JOB);
   }
 
   async create(
@@ -90,7 +75,7 @@ export class JobStore {
     if (extra.tts) fields.tts = JSON.stringify(extra.tts);
     if (extra.priority) fields.priority = extra.priority;
     const args = fieldArgs(fields);
-    const created = await this.redis.gwCreateJob(
+    const created = await this.createScript(
       this.keys.job(data.job_id),
       this.keys.events(data.job_id),
       this.ttlSeconds,
@@ -125,19 +110,14 @@ export class JobStore {
   }
 
   async start(id: string, now = Date.now()): Promise<StartResult> {
-    const [ok, value] = await this.redis.gwStartJob(
-      this.keys.job(id),
-      this.keys.events(id),
-      this.ttlSeconds,
-      now,
-    );
+    const [ok, value] = await this.startScript(this.keys.job(id), this.keys.events(id), this.ttlSeconds, now);
     return ok === 1 ? { started: true, attempt: Number(value) } : { started: false, status: String(value) };
   }
 
   /** Appends events for the given attempt; false when the job moved on (cancelled, finished, re-run). */
   async append(id: string, attempt: number, events: JobEvent[]): Promise<boolean> {
     if (events.length === 0) return true;
-    const r = await this.redis.gwAppendEvents(
+    const r = await this.appendScript(
       this.keys.job(id),
       this.keys.events(id),
       attempt,
@@ -159,7 +139,7 @@ export class JobStore {
     if (fields.error) f.error = JSON.stringify(fields.error);
     if (fields.tts) f.tts = JSON.stringify(fields.tts);
     const args = fieldArgs(f);
-    const [ok, value] = await this.redis.gwFinishJob(
+    const [ok, value] = await this.finishScript(
       this.keys.job(id),
       this.keys.events(id),
       status,
@@ -182,7 +162,7 @@ export class JobStore {
     guard = '',
   ): Promise<boolean> {
     const args = fieldArgs(fields);
-    const r = await this.redis.gwPatchJob(
+    const r = await this.patchScript(
       this.keys.job(id),
       this.keys.events(id),
       guard,

@@ -2,6 +2,11 @@ import type { Redis } from 'ioredis';
 import type { Keys, QueueName } from './keys.js';
 import { luaScript } from './lua.js';
 
+/**
+ * KEYS: stats hash, the queue's wait list, its prioritized set. ARGV: run time (ms), now (ms). Folds the run
+ * time into `avg_ms`, counts `finished`, and while jobs wait, folds the gap since the last finish into
+ * `gap_ms`. Returns nothing.
+ */
 const RECORD_JOB = `local a = tonumber(redis.call('HGET', KEYS[1], 'avg_ms') or ARGV[1])
 redis.call('HSET', KEYS[1], 'avg_ms', a * 0.9 + tonumber(ARGV[1]) * 0.1)
 redis.call('HINCRBY', KEYS[1], 'finished', 1)

@@ -1,8 +1,9 @@
 /**
  * Lua scripts that change a job record and append its events in one step, so that a reader never sees
  * a status without its event (or the reverse), and a finished job can never be finished twice.
- * KEYS[1] = job hash, KEYS[2] = its event stream (same hash slot). Events are `name, json` pairs; each is
- * added to the stream and published on a channel named like the stream, as "id\nname\njson".
+ * Every script: KEYS[1] = job hash, KEYS[2] = its event stream (same hash slot). Events are `name, json`
+ * pairs at the end of ARGV; each is added to the stream and published on a channel named like the
+ * stream, as "id\nname\njson", and the stream's expiry is set to the ttl.
  */
 
 const EMIT = `
@@ -19,9 +20,11 @@ end
 local function terminal(s) return s == 'completed' or s == 'failed' or s == 'cancelled' end
 `;
 
-/** ARGV: ttl, nEvents*2 pairs. Creates the record from the hash fields passed after the events. */
+/**
+ * KEYS: job, events. ARGV: ttl, n (count of field/value args), n field/value args, event pairs.
+ * Creates the record once; returns 1, or 0 when it already exists (nothing changes).
+ */
 export const CREATE_JOB = `${EMIT}
--- ARGV[1] ttl, ARGV[2] number of field/value args, then fields, then event pairs
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ttl = tonumber(ARGV[1])
 local nf = tonumber(ARGV[2])
@@ -31,7 +34,10 @@ emit(KEYS[2], ttl, 3 + nf, #ARGV)
 return 1
 `;
 
-/** ARGV: ttl, now. Marks running, bumps the attempt, emits `status: running`. Returns {1, attempt} or {0, status}. */
+/**
+ * KEYS: job, events. ARGV: ttl, now. Marks running, bumps the attempt, emits `status: running`.
+ * Returns {1, attempt}; {0, status} when ended or {0, 'cancel_requested'}; {-1, ''} when the record is gone.
+ */
 export const START_JOB = `${EMIT}
 local s = redis.call('HGET', KEYS[1], 'status')
 if not s then return {-1, ''} end
@@ -48,7 +54,10 @@ emit(KEYS[2], ttl, 3, 4)
 return {1, attempt}
 `;
 
-/** ARGV: attempt, ttl, event pairs. Appends only for the current attempt of a running job (a stale worker is ignored). */
+/**
+ * KEYS: job, events. ARGV: attempt, ttl, event pairs. Appends only for the current attempt of a running
+ * job (a stale worker is ignored). Returns 1 when appended, 0 when not.
+ */
 export const APPEND_EVENTS = `${EMIT}
 local h = redis.call('HMGET', KEYS[1], 'status', 'attempt')
 if h[1] ~= 'running' or h[2] ~= ARGV[1] then return 0 end
@@ -57,8 +66,9 @@ return 1
 `;
 
 /**
- * ARGV: status, ttl, nFields, fields..., event pairs. Finishes a job once: a second call (a retried or
- * duplicated worker) changes nothing and returns {0, current status}.
+ * KEYS: job, events. ARGV: status, ttl, nFields, fields..., event pairs. Finishes a job once: returns
+ * {1, status}; a second call (a retried or duplicated worker) changes nothing and returns {0, current
+ * status}; {-1, ''} when the record is gone.
  */
 export const FINISH_JOB = `${EMIT}
 local s = redis.call('HGET', KEYS[1], 'status')
@@ -74,8 +84,9 @@ return {1, ARGV[1]}
 `;
 
 /**
- * ARGV: guard field, ttl, nFields, fields..., event pairs. Updates a job after the fact (speech). The guard
- * field (when not empty) is set once: a second call with the same guard changes nothing.
+ * KEYS: job, events. ARGV: guard field, ttl, nFields, fields..., event pairs. Updates a job after the fact
+ * (speech). The guard field (when not empty) is set once: a second call with the same guard changes
+ * nothing. Returns 1 when changed, 0 when the guard was set, -1 when the record is gone.
  */
 export const PATCH_JOB = `${EMIT}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end

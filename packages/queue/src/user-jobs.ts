@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
 
 /**
  * KEYS[1] = the owner's active job ids, scored by when they were added. ARGV: job id, limit, ttl, now.
@@ -14,16 +15,6 @@ redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {1, n + 1}
 `;
-
-interface AcquireScript {
-  gwAcquireUserJob(
-    set: string,
-    jobId: string,
-    limit: number,
-    ttl: number,
-    now: number,
-  ): Promise<[number, number]>;
-}
 
 export interface UserJobSlot {
   acquired: boolean;
@@ -41,21 +32,19 @@ const CREATE_GRACE_MS = 60_000;
  * moment) is repaired when the cap is reached: ids whose job record has ended or expired are dropped.
  */
 export class UserJobCounter {
-  private readonly redis: Redis & AcquireScript;
+  private readonly acquireScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly ttlSeconds: number,
   ) {
-    if (!('gwAcquireUserJob' in redis))
-      redis.defineCommand('gwAcquireUserJob', { numberOfKeys: 1, lua: ACQUIRE });
-    this.redis = redis as Redis & AcquireScript;
+    this.acquireScript = luaScript<[number, number]>(redis, 'gwAcquireUserJob', 1, ACQUIRE);
   }
 
   async acquire(owner: string, jobId: string, limit: number): Promise<UserJobSlot> {
     const attempt = async (): Promise<UserJobSlot> => {
-      const [ok, active] = await this.redis.gwAcquireUserJob(
+      const [ok, active] = await this.acquireScript(
         this.keys.userActiveJobs(owner),
         jobId,
         limit,

@@ -1,5 +1,5 @@
 import { GatewayError } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 
 /** KEYS[1] = a counter; ARGV[1] = window seconds. Counts a hit and returns {hits, seconds left}. */
@@ -20,11 +20,6 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return 0
 `;
 
-interface HitScript {
-  gwLoginHit(key: string, windowSeconds: number): Promise<[number, number]>;
-  gwLoginUnhit(key: string): Promise<number>;
-}
-
 export interface LoginLimits {
   /** Attempts per username in one window. */
   perUser: number;
@@ -39,16 +34,16 @@ export interface LoginLimits {
  * no hashing. A successful login is taken back (`succeeded`), so in effect failures and sign-ups count.
  */
 export class LoginLimiter {
-  private readonly redis: Redis & HitScript;
+  private readonly hitScript;
+  private readonly unhitScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     readonly limits: LoginLimits,
   ) {
-    if (!('gwLoginHit' in redis)) redis.defineCommand('gwLoginHit', { numberOfKeys: 1, lua: HIT });
-    if (!('gwLoginUnhit' in redis)) redis.defineCommand('gwLoginUnhit', { numberOfKeys: 1, lua: UNHIT });
-    this.redis = redis as Redis & HitScript;
+    this.hitScript = luaScript<[number, number]>(redis, 'gwLoginHit', 1, HIT);
+    this.unhitScript = luaScript<number>(redis, 'gwLoginUnhit', 1, UNHIT);
   }
 
   /** Counts an attempt; throws 429 `rate_limited` when either counter is over its limit. */
@@ -61,7 +56,7 @@ export class LoginLimiter {
       const key = this.keys.loginAttempts('user', scopes.username);
       checks.unshift({ scope: 'user', key, limit: this.limits.perUser });
     }
-    const results = await Promise.all(checks.map((c) => this.redis.gwLoginHit(c.key, windowSeconds)));
+    const results = await Promise.all(checks.map((c) => this.hitScript(c.key, windowSeconds)));
     for (const [i, c] of checks.entries()) {
       const [hits, ttl] = results[i]!;
       if (hits <= c.limit) continue;
@@ -90,7 +85,7 @@ export class LoginLimiter {
     const ip = this.keys.loginAttempts('ip', scopes.ip);
     await Promise.all([
       this.redis.del(this.keys.loginAttempts('user', scopes.username)),
-      this.redis.gwLoginUnhit(ip),
+      this.unhitScript(ip),
     ]);
   }
 }

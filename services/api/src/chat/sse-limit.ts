@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '@gateway/contracts';
-import type { Keys } from '@gateway/queue';
+import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 
 /** The set lives as long as its latest lease (leases of other api instances included), not longer. */
@@ -29,17 +29,6 @@ ${EXPIRE_WITH_LAST}
 return 0
 `;
 
-interface LeaseScripts {
-  gwSseAcquire(
-    key: string,
-    now: number,
-    lease: string,
-    lapse: number,
-    max: number,
-  ): Promise<[number, number]>;
-  gwSseRenew(key: string, lapse: number, ...leases: string[]): Promise<number>;
-}
-
 export interface SseLimitOptions {
   /** Streams one user may hold open at once (SSE_MAX_PER_USER). */
   max: number;
@@ -53,20 +42,20 @@ export interface SseLimitOptions {
  * when the stream closes, so a crashed instance's leases lapse on their own after `leaseMs`.
  */
 export class SseLimiter {
-  private readonly redis: Redis & LeaseScripts;
+  private readonly acquireScript;
+  private readonly renewScript;
   /** Leases this process holds, by the user's key. */
   private readonly held = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   private readonly leaseMs: number;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly opts: SseLimitOptions,
   ) {
-    if (!('gwSseAcquire' in redis)) redis.defineCommand('gwSseAcquire', { numberOfKeys: 1, lua: ACQUIRE });
-    if (!('gwSseRenew' in redis)) redis.defineCommand('gwSseRenew', { numberOfKeys: 1, lua: RENEW });
-    this.redis = redis as Redis & LeaseScripts;
+    this.acquireScript = luaScript<[number, number]>(redis, 'gwSseAcquire', 1, ACQUIRE);
+    this.renewScript = luaScript<number>(redis, 'gwSseRenew', 1, RENEW);
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timer = setInterval(() => void this.renew(), this.leaseMs / 3);
     this.timer.unref();
@@ -77,7 +66,7 @@ export class SseLimiter {
     const key = this.keys.userSseStreams(owner);
     const lease = randomUUID();
     const now = Date.now();
-    const [taken, held] = await this.redis.gwSseAcquire(key, now, lease, now + this.leaseMs, this.opts.max);
+    const [taken, held] = await this.acquireScript(key, now, lease, now + this.leaseMs, this.opts.max);
     if (taken !== 1) {
       throw new GatewayError(
         'rate_limited',
@@ -113,7 +102,7 @@ export class SseLimiter {
   private async renew(): Promise<void> {
     const lapse = Date.now() + this.leaseMs;
     await Promise.all(
-      [...this.held].map(([key, leases]) => this.redis.gwSseRenew(key, lapse, ...leases).catch(() => 0)),
+      [...this.held].map(([key, leases]) => this.renewScript(key, lapse, ...leases).catch(() => 0)),
     );
   }
 }
