@@ -19,8 +19,12 @@ import { type Stack, startStack } from './support/stack.js';
  * issue's target is 2x; this is the figure reached so far, kept as a regression guard.
  */
 const BUDGET = { commandsPerJob: 3.2 };
-/** Commands per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS). */
-const TOKEN_BUDGET = 5;
+/**
+ * Per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS): the worker
+ * writes one XADD, and the api's blocking XREAD that fans it out is the only other command (with one
+ * stream open; under load one XREAD serves every stream of the process).
+ */
+const TOKEN_BUDGET = { writes: 1, commands: 2.2 };
 
 const JOBS = 10;
 
@@ -81,7 +85,7 @@ describe('Redis cost per chat job', () => {
     expect(gateway.commands).toBeLessThanOrEqual(BUDGET.commandsPerJob * bare.commands);
   });
 
-  it(`one more streamed token at 30 ms a token costs at most ${TOKEN_BUDGET} command`, async () => {
+  it(`one more streamed token at 30 ms a token costs one write (${TOKEN_BUDGET.commands} commands with the fan-out read)`, async () => {
     stack.sim.configure({ tokenDelayMs: 30 });
     try {
       await turn({ max_tokens: 4 });
@@ -97,13 +101,15 @@ describe('Redis cost per chat job', () => {
       const extraTokens = (long - short) / 3;
       expect(extraTokens).toBeGreaterThanOrEqual(15);
       const perToken = (many.commands - few.commands) / extraTokens;
+      const writesPerToken = ((many.byCommand.xadd ?? 0) - (few.byCommand.xadd ?? 0)) / 3 / extraTokens;
       const cpuPerToken = (many.cpuUs - few.cpuUs) / extraTokens;
       console.log(
-        `per extra token: ${perToken.toFixed(2)} commands, ${cpuPerToken.toFixed(0)} µs Redis CPU (${extraTokens} token events more per job)`,
+        `per extra token: ${perToken.toFixed(2)} commands (${writesPerToken.toFixed(2)} XADD), ${cpuPerToken.toFixed(0)} µs Redis CPU (${extraTokens} token events more per job)`,
       );
       show('4-token job', few);
       show('24-token job', many);
-      expect(perToken).toBeLessThanOrEqual(TOKEN_BUDGET);
+      expect(writesPerToken).toBeLessThanOrEqual(TOKEN_BUDGET.writes);
+      expect(perToken).toBeLessThanOrEqual(TOKEN_BUDGET.commands);
     } finally {
       stack.sim.configure({ tokenDelayMs: 0 });
     }

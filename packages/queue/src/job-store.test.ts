@@ -48,8 +48,6 @@ describe('JobStore', () => {
     const started = await store.start(id);
     expect(started).toEqual({ started: true, attempt: 1 });
     expect(await store.append(id, 1, [{ event: 'token', data: { delta: '안' } }])).toBe(true);
-    // A stale attempt cannot write.
-    expect(await store.append(id, 2, [{ event: 'token', data: { delta: 'x' } }])).toBe(false);
     const reply = {
       content: '안',
       model: 'm',

@@ -2,7 +2,7 @@ import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } f
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
-import { APPEND_EVENTS, CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
+import { CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
 
 /** What the gateway keeps about a chat job, beyond BullMQ's own (short-lived) job. */
 export interface JobRecord {
@@ -40,7 +40,6 @@ export type FinishResult = { finished: boolean; status: string };
 export class JobStore {
   private readonly createScript;
   private readonly startScript;
-  private readonly appendScript;
   private readonly finishScript;
   private readonly patchScript;
 
@@ -51,7 +50,6 @@ export class JobStore {
   ) {
     this.createScript = luaScript<number>(redis, 'gwCreateJob', 2, CREATE_JOB);
     this.startScript = luaScript<ScriptReply>(redis, 'gwStartJob', 2, START_JOB);
-    this.appendScript = luaScript<number>(redis, 'gwAppendEvents', 2, APPEND_EVENTS);
     this.finishScript = luaScript<ScriptReply>(redis, 'gwFinishJob', 2, FINISH_JOB);
     this.patchScript = luaScript<number>(redis, 'gwPatchJob', 2, PATCH_JOB);
   }
@@ -114,17 +112,20 @@ export class JobStore {
     return ok === 1 ? { started: true, attempt: Number(value) } : { started: false, status: String(value) };
   }
 
-  /** Appends events for the given attempt; false when the job moved on (cancelled, finished, re-run). */
-  async append(id: string, attempt: number, events: JobEvent[]): Promise<boolean> {
-    if (events.length === 0) return true;
-    const r = await this.appendScript(
-      this.keys.job(id),
-      this.keys.events(id),
-      attempt,
-      this.ttlSeconds,
-      ...eventArgs(events),
+  /**
+   * Appends a running job's events (its tokens): one XADD each and nothing beside it, the hot path of
+   * streaming. The stream's expiry was set when the job started; readers are woken by the append itself
+   * (EventHub). A worker that lost its job stops on BullMQ's lock-renewal failure or the cancel channel,
+   * and the end scripts refuse a second end, so no status check rides on every append.
+   */
+  async append(id: string, _attempt: number, events: JobEvent[]): Promise<boolean> {
+    const stream = this.keys.events(id);
+    await Promise.all(
+      events.map((e) =>
+        this.redis.xadd(stream, 'MAXLEN', '~', 20000, '*', 'e', e.event, 'd', JSON.stringify(e.data)),
+      ),
     );
-    return r === 1;
+    return true;
   }
 
   async finish(

@@ -146,6 +146,13 @@ worker.on('failed', (job, err) => {
     .catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
 });
 worker.on('error', (err) => log.error({ err }, 'worker error'));
+// This process lost a job's lock (a long pause): BullMQ hands the job to another worker, so stop
+// generating it here. (Appends carry no status check; this is what keeps a stale worker quiet.)
+worker.on('lockRenewalFailed', (jobIds: string[]) => {
+  for (const jobId of jobIds) {
+    if (worker.cancelJob(jobId, 'lost the job lock')) log.warn({ jobId }, 'lost the job lock; stopping it');
+  }
+});
 
 // Cancel requests reach whichever process holds the job.
 await subscriber.subscribe(keys.cancelChannel());

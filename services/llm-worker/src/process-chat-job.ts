@@ -142,8 +142,8 @@ export async function processChatJob(
     if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
-      // Another worker runs this job now (ours stalled): leave the record to it.
-      if (now?.status === 'running' && now.attempt !== attempt && !now.cancelRequested) {
+      // Not a cancel: another worker runs this job now, or will (ours lost its lock): leave it to it.
+      if (now?.status === 'running' && !now.cancelRequested) {
         return { outcome: 'already_ended', status: 'superseded' };
       }
       return cancel(data, deps);
