@@ -62,9 +62,4 @@ export class ChatDispatcher {
     const opts = chatJobOptions(data.job_id, this.retry);
     await this.queue.add('chat', data, priority > 0 ? { ...opts, priority } : opts);
   }
-
-  /** A job that was counted as waiting will never start (cancelled while queued). */
-  async leftWithoutStarting(rec: { priority: number; owner: string }): Promise<void> {
-    if (rec.priority > 0) await this.fair.leave(rec.owner);
-  }
 }

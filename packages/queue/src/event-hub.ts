@@ -34,6 +34,8 @@ interface ReadGroup {
 
 /** A blocked read returns at least this often, so a lost wake-up costs at most this delay. */
 const BLOCK_MS = 5_000;
+/** Entries per stream per read: small reads keep the api's memory flat when a stream runs far ahead. */
+const READ_COUNT = 100;
 
 /**
  * Fans job events out to any number of local listeners (SSE clients) by reading the job streams
@@ -142,7 +144,7 @@ export class EventHub {
         try {
           if (g.clientId === null && !this.cluster) g.clientId = Number(await g.conn.client('ID'));
           g.blocked = true;
-          reply = (await g.conn.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', ...names, ...ids)) as
+          reply = (await g.conn.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...names, ...ids)) as
             | [string, [string, string[]][]][]
             | null;
         } catch {

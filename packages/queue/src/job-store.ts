@@ -26,6 +26,7 @@ export interface JobRecord {
 }
 
 type ScriptReply = [number, string | number];
+type FinishReply = [number, string, number?, number?, string?];
 
 const eventArgs = (events: JobEvent[]) => events.flatMap((e) => [e.event, JSON.stringify(e.data)]);
 const fieldArgs = (fields: Record<string, string | number>) => Object.entries(fields).flat();
@@ -34,7 +35,17 @@ const json = <T>(v: string | undefined): T | null => (v ? (JSON.parse(v) as T) :
 const num = (v: string | undefined) => (v ? Number(v) : null);
 
 export type StartResult = { started: true; attempt: number } | { started: false; status: string };
-export type FinishResult = { finished: boolean; status: string };
+export interface FinishResult {
+  /** This call ended the job (false: it had ended already, or its record is gone). */
+  finished: boolean;
+  status: string;
+  /** Attempts started (0: it never ran). */
+  attempt: number;
+  /** Its fair-share priority (0: none). */
+  priority: number;
+  /** From its first start to this end, when this call ended it after a start. */
+  runMs: number | null;
+}
 
 /** Job records and their event streams. Every write that also emits events is one atomic script. */
 export class JobStore {
@@ -50,7 +61,7 @@ export class JobStore {
   ) {
     this.createScript = luaScript<number>(redis, 'gwCreateJob', 2, CREATE_JOB);
     this.startScript = luaScript<ScriptReply>(redis, 'gwStartJob', 2, START_JOB);
-    this.finishScript = luaScript<ScriptReply>(redis, 'gwFinishJob', 2, FINISH_JOB);
+    this.finishScript = luaScript<FinishReply>(redis, 'gwFinishJob', 2, FINISH_JOB);
     this.patchScript = luaScript<number>(redis, 'gwPatchJob', 2, PATCH_JOB);
   }
 
@@ -140,7 +151,7 @@ export class JobStore {
     if (fields.error) f.error = JSON.stringify(fields.error);
     if (fields.tts) f.tts = JSON.stringify(fields.tts);
     const args = fieldArgs(f);
-    const [ok, value] = await this.finishScript(
+    const [ok, value, attempt, priority, startedAt] = await this.finishScript(
       this.keys.job(id),
       this.keys.events(id),
       status,
@@ -149,7 +160,13 @@ export class JobStore {
       ...args,
       ...eventArgs(events),
     );
-    return { finished: ok === 1, status: String(value) };
+    return {
+      finished: ok === 1,
+      status: String(value),
+      attempt: Number(attempt ?? 0),
+      priority: Number(priority ?? 0),
+      runMs: ok === 1 && startedAt ? now - Number(startedAt) : null,
+    };
   }
 
   /**

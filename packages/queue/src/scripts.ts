@@ -53,19 +53,23 @@ return {1, attempt}
 `;
 
 /**
- * KEYS: job, events. ARGV: status, ttl, nFields, fields..., event pairs. Finishes a job once: returns
- * {1, status}; a second call (a retried or duplicated worker) changes nothing and returns {0, current
- * status}; {-1, ''} when the record is gone.
+ * KEYS: job, events. ARGV: status, ttl, nFields, fields..., event pairs. Ends a job once and shrinks its
+ * record to what polling shows (the request it ran is dropped: the queue had its own copy). Returns
+ * {1, status, attempt, priority, started_at}; a second call (a retried or duplicated worker, a cancel
+ * racing the worker) changes nothing and returns {0, current status, ...}; {-1, ''} when the record is gone.
  */
 export const FINISH_JOB = `${EMIT}
-local s = redis.call('HGET', KEYS[1], 'status')
+local h = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'priority', 'started_at')
+local s = h[1]
 if not s then return {-1, ''} end
-if terminal(s) then return {0, s} end
+local info = {s, tonumber(h[2] or '0'), tonumber(h[3] or '0'), h[4] or ''}
+if terminal(s) then return {0, info[1], info[2], info[3], info[4]} end
 local nf = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 4, 3 + nf))
+redis.call('HDEL', KEYS[1], 'data')
 emit(KEYS[2], 4 + nf, #ARGV)
 expire(tonumber(ARGV[2]))
-return {1, ARGV[1]}
+return {1, ARGV[1], info[2], info[3], info[4]}
 `;
 
 /**
