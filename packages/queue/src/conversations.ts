@@ -58,12 +58,23 @@ return head[1] or ''
 `;
 
 /**
+ * Stores a finished turn under its number (so a re-run writes the same field) and keeps the turns as long
+ * as the conversation (its meta's expiry was refreshed when the turn was opened). KEYS: turns. ARGV: turn
+ * number, turn JSON, ttl. Returns nothing.
+ */
+const SAVE_TURN = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+`;
+
+/**
  * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
  * by turn number: only its head may run, so the turns of one conversation never overlap).
  */
 export class ConversationStore {
   private readonly openScript;
   private readonly releaseScript;
+  private readonly saveScript;
 
   constructor(
     private readonly redis: Redis,
@@ -72,6 +83,7 @@ export class ConversationStore {
   ) {
     this.openScript = luaScript(redis, 'gwOpenTurn', 3, OPEN_TURN);
     this.releaseScript = luaScript(redis, 'gwReleaseTurn', 1, RELEASE_TURN);
+    this.saveScript = luaScript(redis, 'gwSaveTurn', 1, SAVE_TURN);
   }
 
   /**
@@ -123,12 +135,7 @@ export class ConversationStore {
   }
 
   async saveTurn(id: string, turn: StoredTurn): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.conversationTurns(id), String(turn.turn), JSON.stringify(turn))
-      .expire(this.keys.conversationTurns(id), this.ttlSeconds)
-      .expire(this.keys.conversation(id), this.ttlSeconds)
-      .exec();
+    await this.saveScript(this.keys.conversationTurns(id), turn.turn, JSON.stringify(turn), this.ttlSeconds);
   }
 
   async turns(id: string): Promise<StoredTurn[]> {

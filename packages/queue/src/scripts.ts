@@ -34,7 +34,8 @@ return 1
 `;
 
 /**
- * KEYS: job, events. ARGV: ttl, now. Marks running, bumps the attempt, emits `status: running`.
+ * KEYS: job, events. ARGV: ttl (unused: the expiry set at creation outlasts the run), now. Marks running,
+ * bumps the attempt, emits `status: running`.
  * Returns {1, attempt}; {0, status} when ended or {0, 'cancel_requested'}; {-1, ''} when the record is gone.
  */
 export const START_JOB = `${EMIT}
@@ -48,7 +49,6 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', h[3] or ARGV[2])
 ARGV[3] = 'status'
 ARGV[4] = '{"status":"running","attempt":' .. attempt .. '}'
 emit(KEYS[2], 3, 4)
-expire(tonumber(ARGV[1]))
 return {1, attempt}
 `;
 
