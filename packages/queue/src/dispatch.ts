@@ -50,11 +50,12 @@ export class ChatDispatcher {
     const next = await this.conversations.releaseTurn(conversationId, endedJobId);
     if (!next) return null;
     const rec = await this.jobs.get(next);
-    if (!rec?.data || rec.status !== 'queued') {
+    if (rec?.status !== 'queued') {
       // Expired or already ended: drop it from the line and look further.
       return this.advance(conversationId, next);
     }
-    await this.add(rec.data, rec.priority);
+    // A record without its request went onto the queue when it was created (the queue holds the request).
+    if (rec.data) await this.add(rec.data, rec.priority);
     return next;
   }
 

@@ -22,20 +22,24 @@ local function terminal(s) return s == 'completed' or s == 'failed' or s == 'can
 
 /**
  * KEYS: job, events. ARGV: ttl, n (count of field/value args), n field/value args, event pairs.
- * Creates the record once; returns 1, or 0 when it already exists (nothing changes).
+ * Creates the record once (the stream only when there are events); returns 1, or 0 when it already
+ * exists (nothing changes).
  */
 export const CREATE_JOB = `${EMIT}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local nf = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + nf))
-emit(KEYS[2], 3 + nf, #ARGV)
-expire(tonumber(ARGV[1]))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if #ARGV > 2 + nf then
+  emit(KEYS[2], 3 + nf, #ARGV)
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
 return 1
 `;
 
 /**
- * KEYS: job, events. ARGV: ttl (unused: the expiry set at creation outlasts the run), now. Marks running,
- * bumps the attempt, emits `status: running`.
+ * KEYS: job, events. ARGV: ttl, now. Marks running, bumps the attempt, emits `status: running` (the first
+ * start creates the stream, which gets its expiry here; the record's was set at creation).
  * Returns {1, attempt}; {0, status} when ended or {0, 'cancel_requested'}; {-1, ''} when the record is gone.
  */
 export const START_JOB = `${EMIT}
@@ -49,6 +53,7 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', h[3] or ARGV[2])
 ARGV[3] = 'status'
 ARGV[4] = '{"status":"running","attempt":' .. attempt .. '}'
 emit(KEYS[2], 3, 4)
+redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {1, attempt}
 `;
 

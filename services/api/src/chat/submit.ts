@@ -137,7 +137,9 @@ export async function admitChatJob(
     if (prepared.status === 'rejected') throw prepared.reason;
     if (ticket.status === 'rejected') throw ticket.reason;
     const { data, tts, head } = prepared.value;
-    await deps.jobs.create(data, { tts, priority }, [{ event: 'status', data: { status: 'queued' } }]);
+    // A job at the head of its conversation goes onto the queue now, which then holds the request.
+    const enqueuedNow = (head ?? null) === null || head === data.job_id;
+    await deps.jobs.create(data, { tts, priority, storeRequest: !enqueuedNow });
     await deps.dispatcher.enqueueNew(data, priority, head ?? null);
     return data;
   } catch (err) {
