@@ -16,9 +16,10 @@ import { type Stack, startStack } from './support/stack.js';
 
 /**
  * What this test holds the gateway to, as a multiple of bare BullMQ measured in the same run. The
- * issue's target is 2x; this is the figure reached so far, kept as a regression guard.
+ * issue's target is 2x; the gateway measures 2.34-2.53x (it was 2.99x), so this guards what was reached,
+ * with room for the run-to-run noise of timers (queue-position ticks, blocked reads timing out).
  */
-const BUDGET = { commandsPerJob: 3.2 };
+const BUDGET = { commandsPerJob: 2.7 };
 /**
  * Per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS): the worker
  * writes one XADD, and the api's blocking XREAD that fans it out is the only other command (with one
@@ -82,6 +83,11 @@ describe('Redis cost per chat job', () => {
     show('gateway per job', gateway);
     show('bare BullMQ per job', bare);
     console.log(`ratio: ${(gateway.commands / bare.commands).toFixed(2)}x`);
+    const top = Object.entries(gateway.usecByCommand).sort((a, b) => b[1] - a[1]);
+    console.log(
+      `gateway execution time by command (µs over ${JOBS} jobs): ${JSON.stringify(top.slice(0, 12))}`,
+    );
+    console.log(`bare BullMQ script time: ${bare.usecByCommand.evalsha} µs over ${JOBS} jobs`);
     expect(gateway.commands).toBeLessThanOrEqual(BUDGET.commandsPerJob * bare.commands);
   });
 

@@ -45,6 +45,8 @@ export interface Cost {
   cpuUs: number;
   /** Commands by name, summed over the run. */
   byCommand: Record<string, number>;
+  /** Execution time by command name (µs, commandstats), summed over the run. */
+  usecByCommand: Record<string, number>;
 }
 
 /**
@@ -59,11 +61,17 @@ export async function measure(redis: Redis, units: number, work: () => Promise<v
   const stats = await commandStats(redis);
   const ignore = ['info', 'config'];
   const byCommand: Record<string, number> = {};
-  for (const [name, v] of stats) if (!ignore.includes(name)) byCommand[name] = v.calls;
+  const usecByCommand: Record<string, number> = {};
+  for (const [name, v] of stats) {
+    if (ignore.includes(name)) continue;
+    byCommand[name] = v.calls;
+    usecByCommand[name] = v.usec;
+  }
   return {
     commands: totalCalls(stats, ignore) / units,
     cpuUs: (cpu1 - cpu0) / units,
     byCommand,
+    usecByCommand,
   };
 }
 
