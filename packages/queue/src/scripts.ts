@@ -43,13 +43,13 @@ return 1
  * Returns {1, attempt}; {0, status} when ended or {0, 'cancel_requested'}; {-1, ''} when the record is gone.
  */
 export const START_JOB = `${EMIT}
-local h = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested', 'started_at')
+local h = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested', 'started_at', 'attempt')
 local s = h[1]
 if not s then return {-1, ''} end
 if terminal(s) then return {0, s} end
 if h[2] == '1' then return {0, 'cancel_requested'} end
-local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', h[3] or ARGV[2])
+local attempt = tonumber(h[4] or '0') + 1
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', h[3] or ARGV[2], 'attempt', attempt)
 ARGV[3] = 'status'
 ARGV[4] = '{"status":"running","attempt":' .. attempt .. '}'
 emit(KEYS[2], 3, 4)
@@ -64,14 +64,14 @@ return {1, attempt}
  * racing the worker) changes nothing and returns {0, current status, ...}; {-1, ''} when the record is gone.
  */
 export const FINISH_JOB = `${EMIT}
-local h = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'priority', 'started_at')
+local h = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'priority', 'started_at', 'data')
 local s = h[1]
 if not s then return {-1, ''} end
 local info = {s, tonumber(h[2] or '0'), tonumber(h[3] or '0'), h[4] or ''}
 if terminal(s) then return {0, info[1], info[2], info[3], info[4]} end
 local nf = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 4, 3 + nf))
-redis.call('HDEL', KEYS[1], 'data')
+if h[5] then redis.call('HDEL', KEYS[1], 'data') end
 emit(KEYS[2], 4 + nf, #ARGV)
 expire(tonumber(ARGV[2]))
 return {1, ARGV[1], info[2], info[3], info[4]}
