@@ -74,6 +74,9 @@ describe('auth settings', () => {
       loginWindowSeconds: 900,
     });
     expect(c.jobs.maxActivePerUser).toBe(20);
+    expect(c.jobs.maxQueuedBytesPerUser).toBe(1_048_576);
+    // 0 turns the byte budget off.
+    expect(parseConfig({ USER_MAX_QUEUED_BYTES: '0' }).jobs.maxQueuedBytesPerUser).toBe(0);
   });
 
   it('reads the switches', () => {
