@@ -138,6 +138,8 @@ export const Env = z.object({
     .max(7 * 86_400)
     .default(3_600),
   USER_MAX_ACTIVE_JOBS: int().max(100_000).default(20),
+  // Bytes of the requests (message, persona, scenario, character) of one user's queued and running jobs.
+  USER_MAX_QUEUED_BYTES: int(0).max(1_073_741_824).default(1_048_576),
 
   JOB_RETENTION_SECONDS: int(60).default(86_400),
   QUEUE_MAX_DEPTH: int().default(50_000),

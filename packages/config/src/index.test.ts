@@ -100,6 +100,9 @@ describe('auth settings', () => {
       guestWindowSeconds: 3_600,
     });
     expect(c.jobs.maxActivePerUser).toBe(20);
+    expect(c.jobs.maxQueuedBytesPerUser).toBe(1_048_576);
+    // 0 turns the byte budget off.
+    expect(parseConfig({ USER_MAX_QUEUED_BYTES: '0' }).jobs.maxQueuedBytesPerUser).toBe(0);
     // Production cookies are Secure unless told otherwise: a TLS proxy in front hides https from the api.
     expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).auth.cookieSecure).toBe(true);
     expect(

@@ -118,6 +118,8 @@ const shape = (e: Env) => {
       retentionSeconds: e.JOB_RETENTION_SECONDS,
       maxQueueDepth: e.QUEUE_MAX_DEPTH,
       maxActivePerUser: e.USER_MAX_ACTIVE_JOBS,
+      /** Bytes of the stored requests of one user's queued and running jobs (0: no cap). */
+      maxQueuedBytesPerUser: e.USER_MAX_QUEUED_BYTES,
       fairShare: e.FAIR_SHARE,
       eventFlushMs: e.EVENT_FLUSH_MS,
     },

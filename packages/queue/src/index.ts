@@ -6,6 +6,7 @@ export * from './dispatch.js';
 export * from './event-hub.js';
 export * from './event-log.js';
 export * from './fair-share.js';
+export * from './job-end.js';
 export * from './job-store.js';
 export * from './keys.js';
 export * from './lua.js';

@@ -33,6 +33,8 @@ export interface Keys {
   characters(owner: string): string;
   /** Ids of a user's queued and running chat jobs (the per-user cap). */
   userActiveJobs(owner: string): string;
+  /** Bytes of the requests of a user's queued and running jobs: one hash, field = job id. */
+  userRequestBytes(owner: string): string;
   /** Claims a (normalized) username for one user id. */
   username(name: string): string;
   /** A live session: the JWT's `sid` -> user id; deleting it ends the session. */
@@ -77,6 +79,7 @@ export function createKeys(prefix: string): Keys {
     user: (id) => `${prefix}:user:{${id}}`,
     characters: (owner) => `${prefix}:user:{${owner}}:chars`,
     userActiveJobs: (owner) => `${prefix}:user:{${owner}}:active`,
+    userRequestBytes: (owner) => `${prefix}:user:{${owner}}:bytes`,
     username: (name) => `${prefix}:uname:{${name}}`,
     session: (sid) => `${prefix}:sess:{${sid}}`,
     loginAttempts: (scope, subject) => `${prefix}:login:${scope}:{${subject}}`,

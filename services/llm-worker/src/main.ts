@@ -8,6 +8,7 @@ import {
   BackendState,
   createChatContext,
   createRedis,
+  endJob,
   QUEUE,
   runWorkerLifecycle,
   ttsChunkJobOptions,
@@ -199,16 +200,26 @@ worker.on('failed', (job, err) => {
   // A job whose worker died again and again never reaches our processor's catch: end it here.
   if (!job || !/stalled/i.test(err.message)) return;
   const info = { code: 'job_stalled', message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times` };
-  void jobs
-    .finish(job.data.job_id, 'failed', { error: info }, [
+  const ending = { id: job.data.job_id, owner: job.data.owner, conversationId: job.data.conversation_id };
+  void endJob(
+    { jobs, dispatcher, userJobs, stats: chat.chatStats },
+    ending,
+    'failed',
+    { error: info, tts: { status: 'skipped', reason: 'no reply' } },
+    [
       { event: 'error', data: info },
       { event: 'done', data: { status: 'failed' } },
-    ])
-    .then(() => userJobs.release(job.data.owner, job.data.job_id))
-    .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
-    .catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+    ],
+  ).catch((e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
 });
 worker.on('error', (err) => log.error({ err }, 'worker error'));
+// This process lost a job's lock (a long pause): BullMQ hands the job to another worker, so stop
+// generating it here. (Appends carry no status check; this is what keeps a stale worker quiet.)
+worker.on('lockRenewalFailed', (jobIds: string[]) => {
+  for (const jobId of jobIds) {
+    if (worker.cancelJob(jobId, 'lost the job lock')) log.warn({ jobId }, 'lost the job lock; stopping it');
+  }
+});
 
 // Cancel requests reach whichever process holds the job.
 await subscriber.subscribe(keys.cancelChannel());

@@ -17,13 +17,17 @@ import {
   fitToContext,
   normalizeForGemma,
 } from '@gateway/prompt';
-import type {
-  ChatDispatcher,
-  ConversationAdmin,
-  ConversationStore,
-  JobRecord,
-  JobStore,
-  QueueStats,
+import {
+  afterJobEnd,
+  type ChatDispatcher,
+  type ConversationAdmin,
+  type ConversationStore,
+  type EndingJob,
+  endJob,
+  type FinishResult,
+  type JobRecord,
+  type JobStore,
+  type QueueStats,
 } from '@gateway/queue';
 import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
 import { failpoint } from './failpoints.js';
@@ -110,13 +114,21 @@ export async function processChatJob(
   // The start script checks the record itself (gone, ended, cancel asked), so the common path costs one call.
   const start = await jobs.start(id);
   if (!start.started) {
-    if (start.status === 'cancel_requested') return cancel(data, deps, { started: false });
+    if (start.status === 'cancel_requested') return cancel(data, deps);
     const rec = TERMINAL_STATUSES.has(start.status as JobStatus) ? await jobs.get(id) : null;
+    const notEnded: FinishResult = {
+      finished: false,
+      status: start.status,
+      attempt: 0,
+      priority: 0,
+      runMs: null,
+    };
     if (!rec) {
-      await deps.userJobs?.release(data.owner, id);
+      // Gone (expired): give its slot back and let its conversation go on.
+      await afterJobEnd(deps, endingOf(data), notEnded);
       return { outcome: 'expired' };
     }
-    await afterEnd(data, recordOutcome(rec), deps);
+    await afterEnd(data, recordOutcome(rec), deps, notEnded);
     return { outcome: 'already_ended', status: rec.status };
   }
   const attempt = start.attempt;
@@ -163,7 +175,7 @@ export async function processChatJob(
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
     // The last tokens and the stored turn go out together; the reply is announced after both.
-    await complete(data, reply, deps, Date.now() - began, [buffer.flush(), leftLine.catch(() => {})]);
+    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})]);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
@@ -171,8 +183,8 @@ export async function processChatJob(
     if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
-      // Another worker runs this job now (ours stalled): leave the record to it.
-      if (now?.status === 'running' && now.attempt !== attempt && !now.cancelRequested) {
+      // Not a cancel: another worker runs this job now, or will (ours lost its lock): leave it to it.
+      if (now?.status === 'running' && !now.cancelRequested) {
         return { outcome: 'already_ended', status: 'superseded' };
       }
       return cancel(data, deps);
@@ -285,7 +297,7 @@ async function complete(
   data: ChatJobData,
   reply: Reply,
   deps: ChatJobDeps,
-  runMs: number,
+  began: number,
   pending: Promise<void>[],
 ): Promise<void> {
   const now = Date.now();
@@ -312,12 +324,14 @@ async function complete(
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
   const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
   if (ended.finished) {
-    await afterEnd(data, { status: 'completed', reply, ttsPending: tts.status === 'pending', runMs }, deps);
+    // This attempt's run time (the record's counts from the first start).
+    const mine = { ...ended, runMs: now - began };
+    await afterEnd(data, { status: 'completed', reply, ttsPending: tts.status === 'pending' }, deps, mine);
     return;
   }
   // Someone else ended it first (a re-run): follow up on what the record says.
   const rec = await deps.jobs.get(data.job_id);
-  if (rec) await afterEnd(data, recordOutcome(rec), deps);
+  if (rec) await afterEnd(data, recordOutcome(rec), deps, ended);
 }
 
 /** What the follow-up steps need to know about an ended job. */
@@ -325,51 +339,49 @@ interface EndedJob {
   status: JobStatus;
   reply: Reply | null;
   ttsPending: boolean;
-  runMs: number | null;
 }
 
 const recordOutcome = (rec: JobRecord): EndedJob => ({
   status: rec.status,
   reply: rec.reply,
   ttsPending: rec.tts?.status === 'pending',
-  runMs: rec.startedAt && rec.finishedAt ? rec.finishedAt - rec.startedAt : null,
+});
+
+const endingOf = (data: ChatJobData): EndingJob => ({
+  id: data.job_id,
+  owner: data.owner,
+  conversationId: data.conversation_id,
 });
 
 /**
- * Follow-up steps of an ended job. Each is idempotent, so a re-run after a crash repeats them safely, and
- * they are independent, so they go out together.
+ * Follow-up steps of an ended job: the shared ones (slot, conversation, fair share, statistics: see
+ * `endJob`) and the speech hand-off. Each is idempotent, so a re-run after a crash repeats them safely.
  */
-async function afterEnd(data: ChatJobData, job: EndedJob, deps: ChatJobDeps): Promise<void> {
+async function afterEnd(
+  data: ChatJobData,
+  job: EndedJob,
+  deps: ChatJobDeps,
+  ended: FinishResult,
+): Promise<void> {
   const completed = job.status === 'completed';
   await Promise.all([
-    deps.userJobs?.release(data.owner, data.job_id),
+    afterJobEnd(deps, endingOf(data), ended),
     completed && job.reply && speechFollows(data) && job.ttsPending ? deps.handOffTts(data, job.reply) : null,
-    deps.dispatcher.advance(data.conversation_id, data.job_id),
-    completed && job.runMs !== null ? deps.stats.recordJobTime(job.runMs) : null,
   ]);
 }
 
-async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: true }): Promise<ChatOutcome> {
-  const ended = await deps.jobs.finish(
-    data.job_id,
-    'cancelled',
-    { tts: { status: 'skipped', reason: 'cancelled' } },
-    [{ event: 'done', data: { status: 'cancelled' } }],
-  );
-  // Whoever ends a never-started job takes it out of its owner's waiting count, exactly once.
-  if (ended.finished && !opts.started) {
-    const rec = await deps.jobs.get(data.job_id);
-    if (rec) await deps.dispatcher.leftWithoutStarting(rec);
-  }
-  await deps.userJobs?.release(data.owner, data.job_id);
-  await deps.dispatcher.advance(data.conversation_id, data.job_id);
+async function cancel(data: ChatJobData, deps: ChatJobDeps): Promise<ChatOutcome> {
+  await endJob(deps, endingOf(data), 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
+    { event: 'done', data: { status: 'cancelled' } },
+  ]);
   return { outcome: 'cancelled' };
 }
 
 async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): Promise<void> {
   const info = { code: error.code, message: error.message };
-  await deps.jobs.finish(
-    data.job_id,
+  await endJob(
+    deps,
+    endingOf(data),
     'failed',
     { error: info, tts: { status: 'skipped', reason: 'no reply' } },
     [
@@ -377,8 +389,6 @@ async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): 
       { event: 'done', data: { status: 'failed' } },
     ],
   );
-  await deps.userJobs?.release(data.owner, data.job_id);
-  await deps.dispatcher.advance(data.conversation_id, data.job_id);
 }
 
 export function toGatewayError(err: unknown, signal?: AbortSignal): GatewayError {

@@ -30,32 +30,38 @@ export async function submitOpenAiJob(deps: ApiDeps, input: OpenAiJobInput): Pro
   const { params } = input;
   const jobId = newId();
   const lastUser = params.messages.findLast((m) => m.role === 'user');
-  return admitChatJob(deps, input.owner, jobId, async () => ({
-    data: {
-      job_id: jobId,
-      owner: input.owner,
-      conversation_id: jobId,
-      turn: 0,
-      kind: 'openai',
-      message: lastUser?.content ?? '',
-      messages: params.messages.map((m) =>
-        Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)),
-      ) as ChatJobData['messages'],
-      character: input.character ?? NO_CHARACTER,
-      persona: null,
-      scenario: null,
-      model: input.model,
-      temperature: params.temperature ?? config.llm.temperature,
-      top_p: params.topP,
-      max_tokens: params.maxTokens ?? config.llm.maxTokens,
-      stop: params.stop,
-      seed: params.seed,
-      ...(Object.keys(params.backend).length > 0 ? { params: params.backend } : {}),
-      tts: false,
-      tts_mode: 'realtime',
-      voice_id: null,
-      created_at: Date.now(),
-    },
-    tts: { status: 'skipped', mode: 'realtime', reason: 'not requested' },
-  }));
+  return admitChatJob(
+    deps,
+    input.owner,
+    jobId,
+    async () => ({
+      data: {
+        job_id: jobId,
+        owner: input.owner,
+        conversation_id: jobId,
+        turn: 0,
+        kind: 'openai',
+        message: lastUser?.content ?? '',
+        messages: params.messages.map((m) =>
+          Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)),
+        ) as ChatJobData['messages'],
+        character: input.character ?? NO_CHARACTER,
+        persona: null,
+        scenario: null,
+        model: input.model,
+        temperature: params.temperature ?? config.llm.temperature,
+        top_p: params.topP,
+        max_tokens: params.maxTokens ?? config.llm.maxTokens,
+        stop: params.stop,
+        seed: params.seed,
+        ...(Object.keys(params.backend).length > 0 ? { params: params.backend } : {}),
+        tts: false,
+        tts_mode: 'realtime',
+        voice_id: null,
+        created_at: Date.now(),
+      },
+      tts: { status: 'skipped', mode: 'realtime', reason: 'not requested' },
+    }),
+    Buffer.byteLength(JSON.stringify(params.messages)),
+  );
 }

@@ -131,6 +131,9 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       activeStreams.add(sse);
       // Snapshots of the queue position carry no id: they say where the job stands without moving the
       // client's resume point.
+      // A waiting job's stream holds no event yet (it is created when the job starts): say where it stands.
+      if (rec.status === 'queued' && lastId === null)
+        sse.send('status', JSON.stringify({ status: 'queued' }));
       const watcher =
         rec.status === 'queued'
           ? watchQueuePosition(deps, rec, (q) =>
