@@ -60,7 +60,7 @@ describe.each(['vllm', 'ollama'] as const)('sampling on /chat/jobs with %s', (ki
     expect(got('seed')).toBe(11);
   });
 
-  it('takes the sampler fields on a regenerate too, over the first reply\'s', async () => {
+  it("takes the sampler fields on a regenerate too, over the first reply's", async () => {
     const first = await submit({ message: 'Tell me about the moon.', top_k: 5, seed: 1 });
     expect((await finished(first.body.job_id)).status).toBe('completed');
     const again = await call<ChatJobAccepted>(
