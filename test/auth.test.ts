@@ -391,13 +391,13 @@ describe('users, sessions and ownership', () => {
       body: card,
     });
     expect(v2.status).toBe(201);
-    expect(v2.body).toMatchObject({ name: 'Seraphina', voice_id: 'en-f1', greeting: 'Welcome, User.' });
+    expect(v2.body).toMatchObject({ name: 'Seraphina', voice_id: 'en-f1', greeting: 'Welcome, {{user}}.' });
     for (const part of [
       'Seraphina guards the forest.',
       'Personality:\ngentle',
-      'Scenario:\nUser is lost.',
+      'Scenario:\n{{user}} is lost.',
       'Instructions:\nStay in character.',
-      'Example dialogue:\nUser: hi\nSeraphina: hello',
+      'Example dialogue:\n{{user}}: hi\nSeraphina: hello',
     ]) {
       expect(v2.body.persona).toContain(part);
     }

@@ -194,10 +194,10 @@ describe.each(['vllm', 'ollama'] as const)('the OpenAI facade with %s', (kind) =
     ).rejects.toMatchObject({ status: 400, error: { param: 'response_format' } });
   });
 
-  it('refuses malformed requests with BadRequestError and unknown models with NotFoundError', async () => {
+  it('refuses malformed requests, and models outside LLM_MODELS, with BadRequestError naming them', async () => {
     const bad: [Record<string, unknown>, string | null][] = [
       [{ model }, 'messages'],
-      [{ model, messages: ask('둘'), n: 2 }, 'n'],
+      [{ model, messages: ask('둘'), n: 9 }, 'n'],
       [
         { model, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] },
         'messages.0.content.0',
@@ -214,8 +214,10 @@ describe.each(['vllm', 'ollama'] as const)('the OpenAI facade with %s', (kind) =
     const err = await a.client.chat.completions
       .create({ model: 'no-such-model', messages: ask('누구?') })
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
-    expect((err as APIError).error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    // Only the configured model is offered (LLM_MODELS): another name never reaches the backend.
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as APIError).error).toMatchObject({ code: 'invalid_input', param: 'model' });
+    expect((err as APIError).message).toContain('no-such-model');
   });
 
   it('raises RateLimitError when the user cap or the queue is full; the SDK retry honours Retry-After', async () => {

@@ -14,6 +14,8 @@ export interface GatewayOptions {
   workers: number;
   /** Extra environment for every service (LLM_CONCURRENCY, EVENT_FLUSH_MS, FAIR_SHARE...). */
   env?: Record<string, string>;
+  /** A Redis of its own (the `redis` scenario counts commands on a private redis-server); default REDIS_URL. */
+  redisUrl?: string;
   /** Directory for `node --cpu-prof` profiles of the api and the first worker (`<dir>/api/`, `<dir>/llm-worker/`). */
   cpuProfDir?: string;
 }
@@ -74,8 +76,12 @@ export function baseEnv(prefix: string, simUrl: string, port: number): Record<st
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const prefix = `bench${randomUUID().replaceAll('-', '').slice(0, 8)}`;
   const port = await freePort();
-  const env = { ...baseEnv(prefix, opts.sim.url, port), ...opts.env };
-  const redis = createRedis(REDIS_URL, 'blocking');
+  const env = {
+    ...baseEnv(prefix, opts.sim.url, port),
+    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+    ...opts.env,
+  };
+  const redis = createRedis(opts.redisUrl ?? REDIS_URL, 'blocking');
   const keys = createKeys(prefix);
   const apiUrl = `http://127.0.0.1:${port}`;
   const prof = (name: string) => {

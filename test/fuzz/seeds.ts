@@ -58,6 +58,13 @@ export function seedBodies(ids: Record<IdRef, string>): Record<string, Json[]> {
       { name: 'Starts', description: 'd', mes_example: '<START>\n \n'.repeat(20_000) },
       { name: 'Braces', description: `{{${' '.repeat(100_000)}`, first_mes: `<${'{'.repeat(50_000)}` },
     ],
+    'PATCH /conversations/:id': [{ title: '카페 이야기' }],
+    'PUT /conversations/:id/messages/:index': [
+      { selected: 0 },
+      { content: '고친 말' },
+      { selected: 1, content: 'x' },
+    ],
+    'POST /conversations/:id/regenerate': [{}, { max_tokens: 4, temperature: 0.1 }],
     'POST /auth/login': [{ username: 'fuzzadmin', password: 'wrong password' }],
     'POST /auth/register': [
       { username: 'someone_new', password: 'long enough password' },

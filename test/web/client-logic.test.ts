@@ -107,6 +107,8 @@ describe('the log of a conversation', () => {
       persona: '',
       voice_id: null,
       greeting: '안녕!',
+      alternate_greetings: [],
+      lorebook_entries: 0,
       created_at: '2026-01-01T00:00:00.000Z',
       updated_at: '2026-01-01T00:00:00.000Z',
     },
@@ -126,10 +128,10 @@ describe('the log of a conversation', () => {
     const at = '2026-01-01T00:00:00.000Z';
     const stored = storedMessages(
       [
-        { role: 'assistant', content: '안녕!', job_id: null, created_at: at },
-        { role: 'user', content: 'a', job_id: 'j1', created_at: at },
-        { role: 'assistant', content: 'b', job_id: 'j1', created_at: at },
-        { role: 'user', content: 'c', job_id: 'j2', created_at: at },
+        { role: 'assistant', content: '안녕!', job_id: null, created_at: at, alternatives: [], selected: 0 },
+        { role: 'user', content: 'a', job_id: 'j1', created_at: at, alternatives: [], selected: 0 },
+        { role: 'assistant', content: 'b', job_id: 'j1', created_at: at, alternatives: [], selected: 0 },
+        { role: 'user', content: 'c', job_id: 'j2', created_at: at, alternatives: [], selected: 0 },
       ],
       'j2',
     );

@@ -8,6 +8,8 @@ export interface Ticket {
 
 interface Waiter {
   grant: (t: Ticket) => void;
+  /** Sequences the request runs at once (vLLM `n`): each takes one of --max-num-seqs. */
+  seqs: number;
   state: 'waiting' | 'granted' | 'done';
   ticket: Ticket;
 }
@@ -50,10 +52,10 @@ export class Slots {
    * gets the ticket too, since a synchronous grant runs before acquire() returns it.
    * Returns undefined (and never calls `grant`) when the wait list is full.
    */
-  acquire(grant: (t: Ticket) => void): Ticket | undefined {
-    const w = { grant, state: 'waiting' } as Waiter;
+  acquire(grant: (t: Ticket) => void, seqs = 1): Ticket | undefined {
+    const w = { grant, seqs, state: 'waiting' } as Waiter;
     w.ticket = { release: () => this.release(w) };
-    if (this.generatingNow < this.capacity && this.waitingNow === 0) {
+    if (this.fits(w) && this.waitingNow === 0) {
       this.start(w);
     } else {
       if (this.waitingNow >= this.maxQueue) return undefined;
@@ -63,16 +65,21 @@ export class Slots {
     return w.ticket;
   }
 
+  /** Room for all of a request's sequences; one wider than the whole capacity runs alone. */
+  private fits(w: Waiter): boolean {
+    return this.generatingNow + w.seqs <= this.capacity || this.generatingNow === 0;
+  }
+
   private start(w: Waiter): void {
     w.state = 'granted';
-    this.generatingNow++;
+    this.generatingNow += w.seqs;
     if (this.generatingNow > this.peak) this.peak = this.generatingNow;
     w.grant(w.ticket);
   }
 
   private release(w: Waiter): void {
     if (w.state === 'waiting') this.waitingNow--;
-    else if (w.state === 'granted') this.generatingNow--;
+    else if (w.state === 'granted') this.generatingNow -= w.seqs;
     w.state = 'done';
     this.pump();
   }
@@ -86,8 +93,14 @@ export class Slots {
     this.pumping = true;
     try {
       while (this.generatingNow < this.capacity && this.head < this.queue.length) {
-        const w = this.queue[this.head++]!;
-        if (w.state !== 'waiting') continue;
+        const w = this.queue[this.head]!;
+        if (w.state !== 'waiting') {
+          this.head++;
+          continue;
+        }
+        // First come, first served: a wide request at the head waits for room rather than being passed.
+        if (!this.fits(w)) break;
+        this.head++;
         this.waitingNow--;
         this.start(w);
       }

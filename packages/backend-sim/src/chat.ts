@@ -73,7 +73,7 @@ export function handleChat(
       ticket = t;
       granted = true;
       generate(plan, w, fault);
-    });
+    }, plan.features?.n ?? 1);
     if (!ticket) return reply(proto.queueFull(), 'rejected');
     rec.reply = plan.pieces.join('');
     if (!granted && plan.stream && proto.headersBeforeSlot) {

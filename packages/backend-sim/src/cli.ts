@@ -30,7 +30,7 @@ const FAULT_FLAGS = {
 const USAGE = `usage: sim --kind vllm|ollama [--port N] [--host H] [--model NAME]...
   [--ttft-ms N] [--token-delay-ms N] [--reply-tokens N] [--capacity N] [--max-queue N]
   [--max-model-len N] [--seed N] [--error-rate P] [--hang-rate P] [--drop-rate P]
-  [--stream-error-rate P] [--garbage-rate P] [--stall-rate P]`;
+  [--stream-error-rate P] [--garbage-rate P] [--stall-rate P] [--enable-auto-tool-choice]`;
 
 function num(flag: string, raw: string): number {
   const n = Number(raw);
@@ -48,7 +48,13 @@ export function parseCliArgs(argv: string[]): SimOptions {
   );
   const parsed = parseArgs({
     args: argv,
-    options: { ...stringOpts, model: { type: 'string', multiple: true }, help: { type: 'boolean' } },
+    options: {
+      ...stringOpts,
+      model: { type: 'string', multiple: true },
+      // vLLM's own flag name: `tool_choice: "auto"` is served.
+      'enable-auto-tool-choice': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: false,
   });
@@ -71,6 +77,7 @@ export function parseCliArgs(argv: string[]): SimOptions {
     if (typeof raw === 'string') faults[key] = num(flag, raw);
   }
   if (Object.keys(faults).length > 0) opts.faults = faults;
+  if (values['enable-auto-tool-choice'] === true) opts.autoToolChoice = true;
   return opts;
 }
 

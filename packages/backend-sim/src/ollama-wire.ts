@@ -2,6 +2,7 @@
 // done_reason, done, then the metrics). Streams are NDJSON, one object per line.
 
 import type { ServerResponse } from 'node:http';
+import { logprobEntry } from './features.js';
 import type { ChatPlan, ChatWriter } from './protocol.js';
 
 export const OLLAMA_VERSION = '0.12.0';
@@ -45,19 +46,41 @@ export class OllamaWriter implements ChatWriter {
     this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   }
 
+  /** `,"logprobs":[…]` for the given pieces when they were asked for. */
+  private logprobs(pieces: string[], from: number): string {
+    const f = this.plan.features;
+    if (!f?.logprobs || pieces.length === 0) return '';
+    return ',"logprobs":' + JSON.stringify(pieces.map((p, k) => logprobEntry(p, from + k, f.topLogprobs)));
+  }
+
+  /** `,"tool_calls":[…]` of the message: Ollama sends the arguments as an object. */
+  private toolCalls(): string {
+    const call = this.plan.toolCall;
+    if (!call) return '';
+    return (
+      ',"tool_calls":' +
+      JSON.stringify([
+        { id: call.id, function: { index: 0, name: call.name, arguments: JSON.parse(call.arguments) } },
+      ])
+    );
+  }
+
   piece(i: number): void {
     this.open();
     this.firstToken ??= process.hrtime.bigint();
+    const piece = this.plan.pieces[i]!;
     this.res.write(
       this.head +
         goTime() +
         '","message":{"role":"assistant","content":' +
-        JSON.stringify(this.plan.pieces[i]) +
-        '},"done":false}\n',
+        JSON.stringify(piece) +
+        '},"done":false' +
+        this.logprobs([piece], i) +
+        '}\n',
     );
   }
 
-  private final(content: string): string {
+  private final(content: string, streamed: boolean): string {
     const { plan } = this;
     if (plan.loadOnly) {
       return (
@@ -76,6 +99,7 @@ export class OllamaWriter implements ChatWriter {
       goTime() +
       '","message":{"role":"assistant","content":' +
       JSON.stringify(content) +
+      (streamed ? '' : this.toolCalls()) +
       '},"done_reason":"' +
       plan.finishReason +
       '","done":true,"total_duration":' +
@@ -90,6 +114,7 @@ export class OllamaWriter implements ChatWriter {
       plan.pieces.length +
       ',"eval_duration":' +
       Math.max(0, total - promptEval - load) +
+      (streamed ? '' : this.logprobs(plan.pieces, 0)) +
       '}'
     );
   }
@@ -98,10 +123,20 @@ export class OllamaWriter implements ChatWriter {
     const { plan, res } = this;
     if (plan.stream && !plan.loadOnly) {
       this.open();
-      res.end(this.final('') + '\n');
+      // A streamed tool call comes on its own line before the final one.
+      if (plan.toolCall) {
+        res.write(
+          this.head +
+            goTime() +
+            '","message":{"role":"assistant","content":""' +
+            this.toolCalls() +
+            '},"done":false}\n',
+        );
+      }
+      res.end(this.final('', true) + '\n');
       return;
     }
-    const body = this.final(plan.pieces.join(''));
+    const body = this.final(plan.pieces.join(''), false);
     res.writeHead(200, { 'content-type': GIN_JSON, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }

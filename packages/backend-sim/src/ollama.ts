@@ -3,11 +3,20 @@
 
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  checkOllamaOptions,
+  jsonPieces,
+  lastUserText,
+  ollamaJson,
+  ollamaTool,
+  Refusal,
+  toolArguments,
+} from './features.js';
 import { type HttpReply, isObject, jsonReply, send } from './http.js';
 import { toSimMessages } from './messages.js';
 import { GIN_JSON, goTime, OLLAMA_VERSION, OllamaWriter } from './ollama-wire.js';
 import type { ChatPlan, Protocol } from './protocol.js';
-import { simReply } from './reply.js';
+import { hashText, simReply } from './reply.js';
 import type { SimState } from './state.js';
 import { countSimTokens } from './tokenizer.js';
 import type { SimMessage } from './types.js';
@@ -92,6 +101,19 @@ function parseChat(
       'json: cannot unmarshal into Go struct field ChatRequest.messages of type []api.Message',
     );
   }
+  const optionError = checkOllamaOptions(body);
+  if (optionError) return ollamaError(400, optionError);
+  const keepAlive = body['keep_alive'];
+  if (
+    keepAlive !== undefined &&
+    typeof keepAlive !== 'number' &&
+    !(typeof keepAlive === 'string' && /^-?(\d+(\.\d+)?(ns|us|ms|s|m|h)?)+$/.test(keepAlive))
+  ) {
+    return ollamaError(400, `time: invalid duration "${String(keepAlive)}"`);
+  }
+  const json = ollamaJson(body);
+  if (json instanceof Refusal) return ollamaError(400, json.message);
+  const tool = ollamaTool(body);
   const numCtx = numOption(body['options'], 'num_ctx');
   const { messages, truncated } = fitContext(
     parsed,
@@ -100,13 +122,31 @@ function parseChat(
   const numPredict = numOption(body['options'], 'num_predict');
   const limit = numPredict !== undefined && numPredict > 0 ? numPredict : Number.POSITIVE_INFINITY;
   const { pieces, finishReason } = simReply(messages, limit, state.timing.replyTokens);
+  const top = body['top_logprobs'];
+  const lastUser = lastUserText(messages);
   return {
     ...base,
     messages,
-    pieces,
+    pieces: tool ? [] : json ? jsonPieces(json, pieces.join(''), pieces.length) : pieces,
     finishReason,
     promptTokens: countSimTokens(messages),
     truncatedByNumCtx: truncated,
+    features: {
+      n: 1,
+      logprobs: body['logprobs'] === true,
+      topLogprobs: typeof top === 'number' ? top : 0,
+      ...(json ? { json } : {}),
+      ...(tool ? { tool } : {}),
+    },
+    ...(tool
+      ? {
+          toolCall: {
+            id: `call_${hashText(lastUser).toString(36)}`,
+            name: tool,
+            arguments: toolArguments(lastUser),
+          },
+        }
+      : {}),
   };
 }
 

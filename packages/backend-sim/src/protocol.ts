@@ -1,6 +1,7 @@
 // The seam between the shared request flow (chat.ts, server.ts) and one backend's wire format.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Features } from './features.js';
 import type { HttpReply } from './http.js';
 import type { SimState } from './state.js';
 import type { SimMessage } from './types.js';
@@ -21,6 +22,12 @@ export interface ChatPlan {
   truncatedByNumCtx?: boolean;
   /** Ollama: no messages at all means "load the model"; answered at once, no slot. */
   loadOnly?: boolean;
+  /** n, logprobs, structured output, tools (absent: plain text, one choice). */
+  features?: Features;
+  /** The pieces of choices 1..n-1 (vLLM `n`). */
+  more?: string[][];
+  /** The reply calls a tool instead of answering in text. */
+  toolCall?: { id: string; name: string; arguments: string };
 }
 
 /** Writes one chat response. Methods run in order: open? piece* (finish | streamError). */

@@ -41,6 +41,7 @@ export class SimState {
   faults: SimFaults;
   capacity: number;
   maxQueue: number;
+  autoToolChoice = false;
   readonly slots: Slots;
   private rng: () => number;
   private counters = {
@@ -91,6 +92,7 @@ export class SimState {
       this.faults = next;
     }
     if (c.seed !== undefined) this.rng = makeRng(c.seed);
+    if (c.autoToolChoice !== undefined) this.autoToolChoice = c.autoToolChoice === true;
     const capacity = Math.floor(nonNegative('capacity', c.capacity, this.capacity));
     if (capacity < 1) throw new RangeError('backend-sim: capacity must be >= 1');
     this.capacity = capacity;

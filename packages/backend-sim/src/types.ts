@@ -39,6 +39,8 @@ export interface SimOptions {
   maxQueue?: number;
   /** vLLM --max-model-len, default 4096. */
   maxModelLen?: number;
+  /** vLLM --enable-auto-tool-choice: `tool_choice: "auto"` is served (default false, as in vLLM). */
+  autoToolChoice?: boolean;
   faults?: Partial<SimFaults>;
   /** Seed of the fault RNG (default 1): the same seed gives the same fault sequence. */
   seed?: number;
@@ -55,7 +57,7 @@ export interface SimStats {
   waiting: number;
   /** Peak of inFlight. */
   maxInFlight: number;
-  /** Requests holding a generation slot now. */
+  /** Sequences generating now (a request with vLLM `n` holds n of them). */
   generating: number;
   /** Peak of generating (never above capacity). */
   maxGenerating: number;

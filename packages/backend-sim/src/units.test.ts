@@ -67,6 +67,28 @@ describe('Slots', () => {
     expect(slots.maxGenerating).toBe(2);
   });
 
+  it('counts a request of n sequences as n, as vLLM --max-num-seqs does, first come first served', () => {
+    const slots = new Slots(3, 10);
+    const order: string[] = [];
+    const one = slots.acquire(() => order.push('one'))!;
+    const pair = slots.acquire(() => order.push('pair'), 2)!;
+    const wide = slots.acquire(() => order.push('wide'), 2)!;
+    const late = slots.acquire(() => order.push('late'))!;
+    // 1 + 2 fill the 3 slots; the wide request waits, and the one behind it does not pass it.
+    expect(order).toEqual(['one', 'pair']);
+    expect(slots.generating).toBe(3);
+    one.release();
+    expect(order).toEqual(['one', 'pair']);
+    pair.release();
+    expect(order).toEqual(['one', 'pair', 'wide', 'late']);
+    expect(slots.generating).toBe(3);
+    wide.release();
+    late.release();
+    // Wider than the whole server: it runs alone rather than never.
+    slots.acquire(() => order.push('huge'), 5);
+    expect(order.at(-1)).toBe('huge');
+  });
+
   it('hands over without deep recursion when grants finish synchronously', () => {
     const slots = new Slots(1, Number.POSITIVE_INFINITY);
     const blocker = slots.acquire(() => {})!;

@@ -3,6 +3,7 @@
 // concatenation around a per-request prefix: cheaper than JSON.stringify of whole objects.
 
 import type { ServerResponse } from 'node:http';
+import { logprobEntry } from './features.js';
 import type { ChatPlan, ChatWriter } from './protocol.js';
 
 export const VLLM_VERSION = '0.28.0';
@@ -21,10 +22,33 @@ export interface VllmIds {
   created: number;
 }
 
-/** completion_tokens counts the final <end_of_turn> when the model stopped on its own. */
+/** The pieces of every choice: choice 0, then the others of `n`. */
+const allChoices = (plan: ChatPlan): string[][] => [plan.pieces, ...(plan.more ?? [])];
+
+/** completion_tokens counts the final <end_of_turn> when the model stopped on its own, for each choice. */
 export function completionTokens(plan: ChatPlan): number {
-  return plan.pieces.length + (plan.finishReason === 'stop' ? 1 : 0);
+  const eot = plan.finishReason === 'stop' ? 1 : 0;
+  const tool = plan.toolCall ? Math.ceil(plan.toolCall.arguments.length / 4) : 0;
+  return allChoices(plan).reduce((sum, p) => sum + p.length + eot, tool);
 }
+
+const logprobsOf = (plan: ChatPlan, pieces: string[]) =>
+  plan.features?.logprobs
+    ? { content: pieces.map((p, i) => logprobEntry(p, i, plan.features?.topLogprobs ?? 0)) }
+    : null;
+
+const finishOf = (plan: ChatPlan) => (plan.toolCall ? 'tool_calls' : plan.finishReason);
+
+const toolCalls = (plan: ChatPlan) =>
+  plan.toolCall
+    ? [
+        {
+          id: plan.toolCall.id,
+          type: 'function',
+          function: { name: plan.toolCall.name, arguments: plan.toolCall.arguments },
+        },
+      ]
+    : [];
 
 export function vllmChatBody(plan: ChatPlan, ids: VllmIds): string {
   const completion = completionTokens(plan);
@@ -33,25 +57,25 @@ export function vllmChatBody(plan: ChatPlan, ids: VllmIds): string {
     object: 'chat.completion',
     created: ids.created,
     model: plan.model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: plan.pieces.join(''),
-          refusal: null,
-          annotations: null,
-          audio: null,
-          function_call: null,
-          reasoning: null,
-        },
-        logprobs: null,
-        finish_reason: plan.finishReason,
-        stop_reason: plan.finishReason === 'stop' ? END_OF_TURN : null,
-        token_ids: null,
-        routed_experts: null,
+    choices: allChoices(plan).map((pieces, index) => ({
+      index,
+      message: {
+        role: 'assistant',
+        content: plan.toolCall ? null : pieces.join(''),
+        refusal: null,
+        annotations: null,
+        audio: null,
+        function_call: null,
+        // The recorded plain reply has no tool_calls key at all.
+        ...(plan.toolCall ? { tool_calls: toolCalls(plan) } : {}),
+        reasoning: null,
       },
-    ],
+      logprobs: logprobsOf(plan, pieces),
+      finish_reason: finishOf(plan),
+      stop_reason: plan.finishReason === 'stop' && !plan.toolCall ? END_OF_TURN : null,
+      token_ids: null,
+      routed_experts: null,
+    })),
     service_tier: null,
     system_fingerprint: FINGERPRINT,
     usage: {
@@ -108,17 +132,48 @@ export class VllmWriter implements ChatWriter {
     );
   }
 
-  piece(i: number): void {
-    this.begin();
-    const { pieces, finishReason } = this.plan;
-    // With finish_reason "length" the last piece rides on the finish chunk.
-    if (finishReason === 'length' && i === pieces.length - 1) return;
+  /** Streamed logprobs: the entry of piece i alone. */
+  private logprobs(piece: string, i: number): string {
+    const f = this.plan.features;
+    return f?.logprobs ? JSON.stringify({ content: [logprobEntry(piece, i, f.topLogprobs)] }) : 'null';
+  }
+
+  private contentChunk(index: number, piece: string, i: number): void {
     this.res.write(
       this.prefix +
-        '{"index":0,"delta":{"content":' +
-        JSON.stringify(pieces[i]) +
-        '},"logprobs":null,"finish_reason":null,"token_ids":null}]}\n\n',
+        '{"index":' +
+        index +
+        ',"delta":{"content":' +
+        JSON.stringify(piece) +
+        '},"logprobs":' +
+        this.logprobs(piece, i) +
+        ',"finish_reason":null,"token_ids":null}]}\n\n',
     );
+  }
+
+  piece(i: number): void {
+    this.begin();
+    const { pieces, finishReason, more } = this.plan;
+    // The other choices of `n` advance in step with the first.
+    if (more) for (const [j, p] of more.entries()) if (p[i] !== undefined) this.contentChunk(j + 1, p[i]!, i);
+    // With finish_reason "length" the last piece rides on the finish chunk.
+    if (finishReason === 'length' && i === pieces.length - 1) return;
+    this.contentChunk(0, pieces[i]!, i);
+  }
+
+  /** The tool call as vLLM's parsers stream it: the name first, then the arguments. */
+  private toolChunks(): void {
+    const call = this.plan.toolCall;
+    if (!call) return;
+    const head = { index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
+    for (const t of [head, { index: 0, function: { arguments: call.arguments } }]) {
+      this.res.write(
+        this.prefix +
+          '{"index":0,"delta":{"tool_calls":[' +
+          JSON.stringify(t) +
+          ']},"logprobs":null,"finish_reason":null,"token_ids":null}]}\n\n',
+      );
+    }
   }
 
   finish(): void {
@@ -134,20 +189,31 @@ export class VllmWriter implements ChatWriter {
       return;
     }
     this.begin();
+    this.toolChunks();
+    // Another choice of `n` may run longer than the first.
+    for (const [j, p] of (plan.more ?? []).entries())
+      for (let i = plan.pieces.length; i < p.length; i++) this.contentChunk(j + 1, p[i]!, i);
     const stop = plan.finishReason === 'stop';
     const last = stop ? '' : (plan.pieces[plan.pieces.length - 1] ?? '');
     const tail = plan.includeUsage ? '}\n\n' : ',"system_fingerprint":"' + FINGERPRINT + '"}\n\n';
-    res.write(
-      this.prefix +
-        '{"index":0,"delta":{"content":' +
-        JSON.stringify(last) +
-        '},"logprobs":null,"finish_reason":"' +
-        plan.finishReason +
-        '","stop_reason":' +
-        (stop ? END_OF_TURN : 'null') +
-        ',"token_ids":null}]' +
-        tail,
-    );
+    for (let j = plan.more?.length ?? 0; j >= 0; j--) {
+      const text = j === 0 ? last : '';
+      res.write(
+        this.prefix +
+          '{"index":' +
+          j +
+          ',"delta":{"content":' +
+          JSON.stringify(text) +
+          '},"logprobs":' +
+          (text === '' ? 'null' : this.logprobs(text, plan.pieces.length - 1)) +
+          ',"finish_reason":"' +
+          finishOf(plan) +
+          '","stop_reason":' +
+          (stop && !plan.toolCall ? END_OF_TURN : 'null') +
+          ',"token_ids":null}]' +
+          tail,
+      );
+    }
     if (plan.includeUsage) {
       const completion = completionTokens(plan);
       res.write(

@@ -2,12 +2,25 @@
 // body schema, model, chat template, context length).
 
 import type { IncomingHttpHeaders } from 'node:http';
+import {
+  checkVllmContinue,
+  checkVllmSampling,
+  type Features,
+  jsonPieces,
+  lastUserText,
+  morePieces,
+  Refusal,
+  toolArguments,
+  vllmJson,
+  vllmTool,
+} from './features.js';
 import { type HttpReply, hexId16, isObject } from './http.js';
 import { alternates, toSimMessages } from './messages.js';
 import type { ChatPlan, Protocol } from './protocol.js';
 import { simReply } from './reply.js';
 import type { SimState } from './state.js';
 import { countSimTokens } from './tokenizer.js';
+import type { SimMessage } from './types.js';
 import {
   BAD_JSON,
   BAD_MEDIA,
@@ -60,22 +73,49 @@ function parseChat(
   }
   const model = resolveModel(body, state);
   if (typeof model !== 'string') return model;
+  const refused = (r: Refusal) => vllmError(400, 'BadRequestError', r.message, r.param);
+  const sampling = checkVllmSampling(body);
+  if (sampling) return refused(sampling);
+  const cont = checkVllmContinue(body, messages[messages.length - 1]?.role);
+  if (cont) return refused(cont);
+  const tool = vllmTool(body, state.autoToolChoice);
+  if (tool instanceof Refusal) return refused(tool);
+  const json = vllmJson(body);
+  if (json instanceof Refusal) return refused(json);
   if (!alternates(messages)) return ROLES;
   const promptTokens = countSimTokens(messages);
   const { maxModelLen, replyTokens } = state.timing;
   if (promptTokens + (maxTokens ?? 0) > maxModelLen)
     return contextError(maxModelLen, promptTokens, maxTokens ?? 0);
-  const { pieces, finishReason } = simReply(messages, maxTokens ?? maxModelLen - promptTokens, replyTokens);
+  const limit = maxTokens ?? maxModelLen - promptTokens;
+  const reply = (m: SimMessage[]) => simReply(m, limit, replyTokens);
+  const first = reply(messages);
+  const n = typeof body['n'] === 'number' ? body['n'] : 1;
+  const features: Features = {
+    n,
+    logprobs: body['logprobs'] === true,
+    topLogprobs: typeof body['top_logprobs'] === 'number' ? body['top_logprobs'] : 0,
+    ...(json ? { json } : {}),
+    ...(typeof tool === 'string' ? { tool } : {}),
+  };
+  const asJson = (pieces: string[]) =>
+    features.json ? jsonPieces(features.json, pieces.join(''), pieces.length) : pieces;
+  const lastUser = lastUserText(messages);
   const requestId = headers['x-request-id'];
   return {
     model,
     stream,
     messages,
-    pieces,
-    finishReason,
+    pieces: typeof tool === 'string' ? [] : asJson(first.pieces),
+    finishReason: first.finishReason,
     promptTokens,
     includeUsage: stream && isObject(streamOptions) && streamOptions['include_usage'] === true,
     requestId: typeof requestId === 'string' && requestId !== '' ? requestId : undefined,
+    features,
+    ...(n > 1 ? { more: morePieces(n, lastUser, (m) => asJson(reply(m).pieces)) } : {}),
+    ...(typeof tool === 'string'
+      ? { toolCall: { id: `chatcmpl-tool-${hexId16()}`, name: tool, arguments: toolArguments(lastUser) } }
+      : {}),
   };
 }
 

@@ -73,6 +73,15 @@ export const Env = z.object({
   VLLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   VLLM_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
+  // Models users may ask for (comma-separated; `*` = whatever the backend serves). Default: LLM_MODEL only.
+  LLM_MODELS: csv
+    .pipe(z.array(z.string().min(1).max(200)).min(1, 'must name at least one model (or *)'))
+    .optional(),
+  // Ollama `keep_alive` on every request: a duration ("24h", "30m") or seconds; -1 keeps the model loaded.
+  OLLAMA_KEEP_ALIVE: z
+    .string()
+    .regex(/^(-1|\d+|(\d+(\.\d+)?(ns|us|ms|s|m|h))+)$/, 'must be -1, seconds, or a duration such as 24h')
+    .default('-1'),
   LLM_CONCURRENCY: int().max(1_000).optional(),
   // Several GPU servers (a JSON array); replaces LLM_SERVICE, the base URLs and LLM_CONCURRENCY.
   LLM_BACKENDS: BackendsJson.optional(),
@@ -132,11 +141,16 @@ export const Env = z.object({
     .max(7 * 86_400)
     .default(3_600),
   USER_MAX_ACTIVE_JOBS: int().max(100_000).default(20),
+  // Bytes of the requests (message, persona, scenario, character) of one user's queued and running jobs.
+  USER_MAX_QUEUED_BYTES: int(0).max(1_073_741_824).default(1_048_576),
 
   JOB_RETENTION_SECONDS: int(60).default(86_400),
   QUEUE_MAX_DEPTH: int().default(50_000),
   FAIR_SHARE: bool.default(true),
   EVENT_FLUSH_MS: int(0).max(1_000).default(25),
+  // Lorebooks: messages searched for an entry's keys, and tokens the entries may add (a card's own win).
+  LOREBOOK_SCAN_DEPTH: int(0).max(100).default(4),
+  LOREBOOK_TOKEN_BUDGET: int(0).max(32_768).default(512),
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   // Abuse limits: open event streams per user, and chat submissions per user and per client IP.
   SSE_MAX_PER_USER: int().max(100_000).default(20),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './index.js';
+import { ConfigError, isModelAllowed, parseConfig } from './index.js';
 
 describe('parseConfig', () => {
   it('applies the defaults of the public contract', () => {
@@ -23,6 +23,21 @@ describe('parseConfig', () => {
     expect(parseConfig({ LOG_PRETTY: '0' }).logPretty).toBe(false);
     expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).logPretty).toBe(false);
     expect(() => parseConfig({ LOG_PRETTY: 'maybe' })).toThrow(/LOG_PRETTY/);
+  });
+
+  it('offers only the configured model unless LLM_MODELS says more, and keeps Ollama models loaded', () => {
+    const c = parseConfig({ LLM_MODEL: 'gemma3' });
+    expect(c.llm.models).toEqual(['gemma3']);
+    expect(c.llm.keepAlive).toBe(-1);
+    expect(isModelAllowed(c.llm.models, 'gemma3:latest')).toBe(true);
+    expect(isModelAllowed(c.llm.models, 'llama3:70b')).toBe(false);
+    const more = parseConfig({ LLM_MODELS: 'gemma3, qwen3:8b', OLLAMA_KEEP_ALIVE: '24h' });
+    expect(more.llm.models).toEqual(['gemma3', 'qwen3:8b']);
+    expect(more.llm.keepAlive).toBe('24h');
+    expect(parseConfig({ OLLAMA_KEEP_ALIVE: '3600' }).llm.keepAlive).toBe(3600);
+    expect(isModelAllowed(parseConfig({ LLM_MODELS: '*' }).llm.models, 'anything')).toBe(true);
+    expect(() => parseConfig({ OLLAMA_KEEP_ALIVE: 'forever' })).toThrow(/OLLAMA_KEEP_ALIVE/);
+    expect(() => parseConfig({ LLM_MODELS: ' , ' })).toThrow(/LLM_MODELS/);
   });
 
   it('picks the vLLM defaults and base URL', () => {
@@ -85,6 +100,9 @@ describe('auth settings', () => {
       guestWindowSeconds: 3_600,
     });
     expect(c.jobs.maxActivePerUser).toBe(20);
+    expect(c.jobs.maxQueuedBytesPerUser).toBe(1_048_576);
+    // 0 turns the byte budget off.
+    expect(parseConfig({ USER_MAX_QUEUED_BYTES: '0' }).jobs.maxQueuedBytesPerUser).toBe(0);
     // Production cookies are Secure unless told otherwise: a TLS proxy in front hides https from the api.
     expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).auth.cookieSecure).toBe(true);
     expect(

@@ -22,12 +22,25 @@ const DEFAULT_VOICES: Record<Env['TTS_ENGINE'], string | null> = {
   none: null,
 };
 
+/** Whether `model` may be asked for under the allowlist (`*` allows every model the backend serves). */
+export function isModelAllowed(allowed: readonly string[], model: string): boolean {
+  if (allowed.includes('*')) return true;
+  // Ollama names `gemma3` and `gemma3:latest` the same model.
+  const bare = (m: string) => (m.endsWith(':latest') ? m.slice(0, -':latest'.length) : m);
+  return allowed.some((a) => a === model || bare(a) === bare(model));
+}
+
 const shape = (e: Env) => {
   const pool = shapePool(e);
   const first = pool[0]!;
   const vllm = first.service === 'vllm';
   // A pool's total: what the whole gateway has in flight at most (queue estimates, limits).
   const llmConcurrency = pool.reduce((n, s) => n + s.concurrency, 0);
+  const model = e.LLM_MODEL ?? pool.find((s) => s.models)?.models?.[0] ?? DEFAULT_MODELS[first.service];
+  // A pool offers what its servers serve: the listed models, or anything when a server lists none.
+  const poolModels = pool.every((s) => s.models)
+    ? [...new Set([model, ...pool.flatMap((s) => s.models ?? [])])]
+    : ['*'];
   return {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
@@ -60,7 +73,11 @@ const shape = (e: Env) => {
       // null: no backend configured (`npm start` then runs the built-in simulator).
       baseUrl: first.baseUrl,
       apiKey: vllm ? first.apiKey : undefined,
-      model: e.LLM_MODEL ?? pool.find((s) => s.models)?.models?.[0] ?? DEFAULT_MODELS[first.service],
+      model,
+      /** Models a request may name (LLM_MODELS); by default only the configured one (in a pool: the pool's). */
+      models: e.LLM_MODELS ?? (pool.length > 1 ? poolModels : [model]),
+      /** Ollama `keep_alive`, sent with every request: seconds as a number, a duration as text. */
+      keepAlive: /^-?\d+$/.test(e.OLLAMA_KEEP_ALIVE) ? Number(e.OLLAMA_KEEP_ALIVE) : e.OLLAMA_KEEP_ALIVE,
       concurrency: llmConcurrency,
       // A process never holds more than the global limit; fewer lets ops spread load over processes.
       workerConcurrency: first.workerConcurrency,
@@ -118,8 +135,14 @@ const shape = (e: Env) => {
       retentionSeconds: e.JOB_RETENTION_SECONDS,
       maxQueueDepth: e.QUEUE_MAX_DEPTH,
       maxActivePerUser: e.USER_MAX_ACTIVE_JOBS,
+      /** Bytes of the stored requests of one user's queued and running jobs (0: no cap). */
+      maxQueuedBytesPerUser: e.USER_MAX_QUEUED_BYTES,
       fairShare: e.FAIR_SHARE,
       eventFlushMs: e.EVENT_FLUSH_MS,
+    },
+    roleplay: {
+      loreScanDepth: e.LOREBOOK_SCAN_DEPTH,
+      loreTokenBudget: e.LOREBOOK_TOKEN_BUDGET,
     },
     limits: {
       /** Open SSE event streams per user, counted in Redis across api instances. */

@@ -9,14 +9,74 @@ export const CHARACTER_LIMITS = {
   voiceId: 200,
   /** Characters one user may keep. */
   perUser: 200,
-  /** Bytes of an imported character card (JSON). */
+  /** Bytes of an imported character card (JSON), also of the JSON inside a PNG card. */
   cardBytes: 1024 * 1024,
+  /** Bytes of an imported PNG card (the image with the card in a text chunk). */
+  pngBytes: 8 * 1024 * 1024,
+  /** Alternative greetings (SillyTavern `alternate_greetings`) one character keeps. */
+  alternateGreetings: 32,
+} as const;
+
+/** A character's lorebook (SillyTavern `character_book`): bounded, because it travels with every job. */
+export const LOREBOOK_LIMITS = {
+  entries: 256,
+  keysPerEntry: 32,
+  keyLength: 100,
+  /** Keys (primary and secondary) over all entries: matching costs about keys x scanned text. */
+  totalKeys: 1_024,
+  entryContent: 8_000,
+  /** Characters of content over all entries. */
+  totalContent: 64_000,
+  maxScanDepth: 100,
+  maxTokenBudget: 32_768,
 } as const;
 
 const name = z.string().trim().min(1, 'must not be empty').max(CHARACTER_LIMITS.name);
 const persona = z.string().max(CHARACTER_LIMITS.persona);
 const voiceId = z.string().trim().min(1).max(CHARACTER_LIMITS.voiceId).nullable();
 const greeting = z.string().max(CHARACTER_LIMITS.greeting).nullable();
+const alternateGreetings = z
+  .array(z.string().max(CHARACTER_LIMITS.greeting))
+  .max(CHARACTER_LIMITS.alternateGreetings);
+
+const loreKeys = z.array(z.string().max(LOREBOOK_LIMITS.keyLength)).max(LOREBOOK_LIMITS.keysPerEntry);
+
+/**
+ * One lorebook entry as we keep it: its content joins the prompt when one of `keys` appears in the
+ * recent messages (and, when `selective`, also one of `secondary_keys`); `constant` entries always do.
+ */
+export const LoreEntry = z
+  .object({
+    keys: loreKeys.default([]),
+    secondary_keys: loreKeys.default([]),
+    content: z.string().max(LOREBOOK_LIMITS.entryContent),
+    enabled: z.boolean().default(true),
+    insertion_order: z.number().finite().default(100),
+    constant: z.boolean().default(false),
+    selective: z.boolean().default(false),
+    case_sensitive: z.boolean().default(false),
+  })
+  .strict();
+export type LoreEntry = z.infer<typeof LoreEntry>;
+
+export const Lorebook = z
+  .object({
+    /** Messages scanned for keys (newest first); null: the server's LOREBOOK_SCAN_DEPTH. */
+    scan_depth: z.number().int().min(0).max(LOREBOOK_LIMITS.maxScanDepth).nullable().default(null),
+    /** Most tokens the entries may add to the prompt; null: the server's LOREBOOK_TOKEN_BUDGET. */
+    token_budget: z.number().int().min(0).max(LOREBOOK_LIMITS.maxTokenBudget).nullable().default(null),
+    entries: z.array(LoreEntry).max(LOREBOOK_LIMITS.entries),
+  })
+  .strict()
+  .refine((b) => b.entries.reduce((n, e) => n + e.content.length, 0) <= LOREBOOK_LIMITS.totalContent, {
+    message: `the entries' content may add up to at most ${LOREBOOK_LIMITS.totalContent} characters`,
+  })
+  .refine(
+    (b) =>
+      b.entries.reduce((n, e) => n + e.keys.length + e.secondary_keys.length, 0) <= LOREBOOK_LIMITS.totalKeys,
+    { message: `the entries may have at most ${LOREBOOK_LIMITS.totalKeys} keys together` },
+  );
+export type Lorebook = z.infer<typeof Lorebook>;
 
 export const CharacterInput = z
   .object({
@@ -24,12 +84,21 @@ export const CharacterInput = z
     persona: persona.default(''),
     voice_id: voiceId.default(null),
     greeting: greeting.default(null),
+    alternate_greetings: alternateGreetings.default([]),
+    lorebook: Lorebook.nullable().default(null),
   })
   .strict();
 export type CharacterInput = z.infer<typeof CharacterInput>;
 
 export const CharacterPatch = z
-  .object({ name, persona, voice_id: voiceId, greeting })
+  .object({
+    name,
+    persona,
+    voice_id: voiceId,
+    greeting,
+    alternate_greetings: alternateGreetings,
+    lorebook: Lorebook.nullable(),
+  })
   .partial()
   .strict()
   .refine((p) => Object.keys(p).length > 0, 'name at least one field to change');
@@ -41,6 +110,10 @@ export const Character = z.object({
   persona: z.string(),
   voice_id: z.string().nullable(),
   greeting: z.string().nullable(),
+  alternate_greetings: z.array(z.string()),
+  /** Left out of GET /characters (the list); GET /characters/{id} has it. */
+  lorebook: Lorebook.nullable().optional(),
+  lorebook_entries: z.number().int(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -50,6 +123,26 @@ export const CharacterList = z.object({ characters: z.array(Character) });
 export type CharacterList = z.infer<typeof CharacterList>;
 
 const cardText = z.string().max(200_000).nullish();
+
+/** A `character_book` entry as SillyTavern writes it (V2/V3); fields we do not use are ignored. */
+const CardBookEntry = z.object({
+  keys: z.array(z.string().max(10_000)).max(1_000).nullish(),
+  secondary_keys: z.array(z.string().max(10_000)).max(1_000).nullish(),
+  content: z.string().max(200_000).nullish(),
+  enabled: z.boolean().nullish(),
+  insertion_order: z.number().finite().nullish(),
+  constant: z.boolean().nullish(),
+  selective: z.boolean().nullish(),
+  case_sensitive: z.boolean().nullish(),
+});
+export type CardBookEntry = z.infer<typeof CardBookEntry>;
+
+const CardBook = z.object({
+  scan_depth: z.number().finite().nullish(),
+  token_budget: z.number().finite().nullish(),
+  entries: z.array(CardBookEntry).max(10_000).nullish(),
+});
+export type CardBook = z.infer<typeof CardBook>;
 
 /** The fields of a SillyTavern character card that we use (V1 flat, or V2/V3 under `data`); others are ignored. */
 export const CardFields = z.object({
@@ -61,6 +154,11 @@ export const CardFields = z.object({
   mes_example: cardText,
   system_prompt: cardText,
   post_history_instructions: cardText,
+  alternate_greetings: z
+    .array(z.string().max(CHARACTER_LIMITS.greeting * 4))
+    .max(1_000)
+    .nullish(),
+  character_book: CardBook.nullish(),
 });
 export type CardFields = z.infer<typeof CardFields>;
 

@@ -13,6 +13,8 @@ export const StatusEventData = z.object({
   // A retry starts the text again: a client discards the tokens it got before a `running` event with attempt > 1.
   attempt: z.number().int().optional(),
   reason: z.string().optional(),
+  /** Messages of a `/v1` caller's history left out to fit the context window (said before the first token). */
+  dropped_messages: z.number().int().optional(),
 });
 export const TokenEventData = z.object({ delta: z.string() });
 /**

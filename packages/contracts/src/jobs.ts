@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Scenario, TtsMode } from './chat.js';
+import { Lorebook } from './characters.js';
+import { BackendParams, Scenario, TtsMode } from './chat.js';
 
 /** Payloads on the BullMQ queues. Kept small: the prompt is built by the worker from these. */
 
@@ -9,12 +10,17 @@ export const CharacterSnapshot = z.object({
   persona: z.string().nullable(),
   voice_id: z.string().nullable(),
   greeting: z.string().nullable(),
+  /** The character's lorebook, with the server's defaults filled in (scan depth, token budget). */
+  lorebook: Lorebook.nullable().optional(),
 });
 export type CharacterSnapshot = z.infer<typeof CharacterSnapshot>;
 
 export const ChatMessageData = z.object({
-  role: z.enum(['system', 'user', 'assistant']),
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string(),
+  name: z.string().optional(),
+  tool_calls: z.array(z.unknown()).optional(),
+  tool_call_id: z.string().optional(),
 });
 
 export const ChatJobData = z.object({
@@ -36,10 +42,16 @@ export const ChatJobData = z.object({
   max_tokens: z.number().int(),
   stop: z.array(z.string()).nullable().optional(),
   seed: z.number().int().nullable().optional(),
+  /** Sampler and facade fields passed on as they came (see BackendParams). */
+  params: BackendParams.optional(),
   tts: z.boolean(),
   tts_mode: TtsMode,
   voice_id: z.string().nullable(),
   created_at: z.number(),
+  /** How `{{user}}` reads in the prompt: the user's display name. */
+  user_name: z.string().nullable().optional(),
+  /** Generates turn `turn` again: the reply joins that turn's alternatives instead of a new turn. */
+  regenerate: z.boolean().optional(),
 });
 export type ChatJobData = z.infer<typeof ChatJobData>;
 

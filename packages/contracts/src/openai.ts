@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id } from './chat.js';
+import { Id, SamplingFields } from './chat.js';
 
 /**
  * The OpenAI-compatible facade (`/v1`) and the API keys programs use with it. Requests follow OpenAI's
@@ -10,26 +10,83 @@ import { Id } from './chat.js';
 /** One content part of a message: only text parts can be sent to the model (checked by the route). */
 export const OpenAiContentPart = z.looseObject({ type: z.string().max(64), text: z.string().optional() });
 
+export const OpenAiToolCall = z.object({
+  id: z.string().max(256),
+  type: z.literal('function'),
+  function: z.object({ name: z.string().max(256), arguments: z.string().max(100_000) }),
+});
+
 export const OpenAiMessage = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   // Assistant turns that only called tools have `content: null`.
   content: z.union([z.string(), z.array(OpenAiContentPart).max(256)]).nullish(),
   name: z.string().max(256).nullish(),
+  tool_calls: z.array(OpenAiToolCall).max(128).nullish(),
+  tool_call_id: z.string().max(256).nullish(),
 });
 export type OpenAiMessage = z.infer<typeof OpenAiMessage>;
 
+export const OpenAiTool = z.object({
+  type: z.literal('function'),
+  function: z.looseObject({
+    name: z.string().min(1).max(64),
+    description: z.string().max(8_000).optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+export const OpenAiResponseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.looseObject({
+      name: z.string().min(1).max(64),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
 export const OpenAiChatRequest = z.object({
-  model: z.string().min(1).max(200).nullish(),
+  // An empty name (a client that has not picked one yet) means the default model.
+  model: z.string().max(200).nullish(),
   messages: z.array(OpenAiMessage).min(1, 'must hold at least one message').max(4_000),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   max_tokens: z.number().int().min(1).max(32_768).nullish(),
   max_completion_tokens: z.number().int().min(1).max(32_768).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
-  stop: z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).max(16)]).nullish(),
-  seed: z.number().int().nullish(),
-  n: z.number().int().nullish(),
+  top_p: SamplingFields.top_p.nullish(),
+  top_k: SamplingFields.top_k.nullish(),
+  min_p: SamplingFields.min_p.nullish(),
+  repetition_penalty: SamplingFields.repetition_penalty.nullish(),
+  presence_penalty: SamplingFields.presence_penalty.nullish(),
+  frequency_penalty: SamplingFields.frequency_penalty.nullish(),
+  // OpenAI allows an empty list: no stop strings.
+  stop: z.union([z.string().max(200), z.array(z.string().max(200)).max(16)]).nullish(),
+  seed: SamplingFields.seed.nullish(),
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,7}$/, 'keys must be token ids'), z.number().min(-100).max(100))
+    .nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  n: z.number().int().min(1).max(8).nullish(),
+  response_format: OpenAiResponseFormat.nullish(),
+  tools: z.array(OpenAiTool).max(128).nullish(),
+  tool_choice: z
+    .union([
+      z.enum(['none', 'auto', 'required']),
+      z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1).max(64) }) }),
+    ])
+    .nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  /** OpenAI fields the gateway cannot honour: accepted by the schema so that the route can name them (400). */
+  functions: z.unknown().optional(),
+  function_call: z.unknown().optional(),
+  audio: z.unknown().optional(),
+  prediction: z.unknown().optional(),
+  web_search_options: z.unknown().optional(),
   user: z.string().max(256).nullish(),
   /** Extra field: a stored character whose role-play system prompt goes before the messages. */
   character_id: Id.nullish(),
@@ -50,9 +107,13 @@ export const ChatCompletion = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      message: z.object({ role: z.literal('assistant'), content: z.string() }),
-      logprobs: z.null(),
-      finish_reason: z.enum(['stop', 'length']),
+      message: z.object({
+        role: z.literal('assistant'),
+        content: z.string().nullable(),
+        tool_calls: z.array(OpenAiToolCall).optional(),
+      }),
+      logprobs: z.unknown(),
+      finish_reason: z.enum(['stop', 'length', 'tool_calls']),
     }),
   ),
   usage: OpenAiUsage,

@@ -11,7 +11,13 @@ export {
   parseRetryAfter,
 } from './errors.js';
 export { LineTooLongError, Utf8LineSplitter, Utf8TextStream } from './lines.js';
-export { OllamaStreamState, ollamaChatBody, parseOllamaChat } from './ollama.js';
+export {
+  OllamaStreamState,
+  ollamaChatBody,
+  ollamaFormat,
+  ollamaMessages,
+  parseOllamaChat,
+} from './ollama.js';
 export { mapTransportError } from './transport-errors.js';
 export type * from './types.js';
 export { parseVllmChat, VllmStreamState, vllmChatBody } from './vllm.js';
@@ -71,5 +77,5 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
   });
   if (opts.service === 'vllm') return new VllmClient(baseUrl, http, maxLineBytes);
   const contextTokens = positiveInt('contextTokens', opts.contextTokens, DEFAULTS.contextTokens);
-  return new OllamaClient(baseUrl, http, maxLineBytes, contextTokens);
+  return new OllamaClient(baseUrl, http, maxLineBytes, contextTokens, opts.keepAlive);
 }

@@ -34,9 +34,13 @@ export function finishOf(reason: unknown): FinishReason {
   return reason === 'length' ? 'length' : 'stop';
 }
 
-/** Sends only role and content, whatever else the caller's objects carry. */
+/** Sends role, content and the OpenAI message fields that are set, whatever else the caller's objects carry. */
 export function wireMessages(messages: ChatMessage[]): ChatMessage[] {
-  return messages.map(({ role, content }) => ({ role, content }));
+  return messages.map(({ role, content, name, tool_calls, tool_call_id }) =>
+    name === undefined && tool_calls === undefined && tool_call_id === undefined
+      ? { role, content }
+      : (compact({ role, content, name, tool_calls, tool_call_id }) as ChatMessage),
+  );
 }
 
 /** Drops undefined fields so the backend applies its own defaults. */

@@ -1,42 +1,131 @@
+import { randomUUID } from 'node:crypto';
 import { GatewayError } from '@gateway/contracts';
 import { isRecord, malformed, streamError, streamErrorMessage } from './errors.js';
 import { emitToken, type HttpTransport, JSON_BODY_LIMIT, readBytes } from './http.js';
-import { compact, finishOf, parseJsonObject, usageOf, wireMessages } from './json.js';
+import { compact, finishOf, parseJsonObject, usageOf } from './json.js';
 import { Utf8LineSplitter } from './lines.js';
 import type {
   CallOptions,
   ChatMessage,
   ChatRequest,
   ChatResult,
+  ChoiceResult,
   LlmClient,
   ModelInfo,
   StreamOptions,
+  ToolCall,
 } from './types.js';
 
 const SERVICE = 'ollama';
 
 /**
+ * Ollama's message shape: no `name` (it is written into the text as "Name: …"), tool-call arguments as
+ * objects rather than JSON text, and a tool result names its tool by `tool_name`.
+ */
+export function ollamaMessages(messages: ChatMessage[]): Record<string, unknown>[] {
+  const toolNames = new Map<string, string>();
+  return messages.map((m) => {
+    const out: Record<string, unknown> = {
+      role: m.role,
+      content: m.name && m.role !== 'tool' ? `${m.name}: ${m.content}` : m.content,
+    };
+    if (m.tool_calls) {
+      out['tool_calls'] = m.tool_calls.filter(isRecord).map((c) => {
+        const fn = isRecord(c['function']) ? c['function'] : {};
+        const name = typeof fn['name'] === 'string' ? fn['name'] : '';
+        if (typeof c['id'] === 'string') toolNames.set(c['id'], name);
+        return { function: { name, arguments: argumentsObject(fn['arguments']) } };
+      });
+    }
+    if (m.role === 'tool') {
+      const name = (m.tool_call_id && toolNames.get(m.tool_call_id)) || m.name;
+      if (name) out['tool_name'] = name;
+    }
+    return out;
+  });
+}
+
+function argumentsObject(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw ?? {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return {};
+  }
+}
+
+/** OpenAI `response_format` as Ollama's `format`: "json", or the JSON schema itself. */
+export function ollamaFormat(rf: Record<string, unknown> | undefined): unknown {
+  if (!rf) return undefined;
+  if (rf['type'] === 'json_object') return 'json';
+  if (rf['type'] === 'json_schema') {
+    const js = rf['json_schema'];
+    return isRecord(js) && isRecord(js['schema']) ? js['schema'] : 'json';
+  }
+  return undefined;
+}
+
+/**
  * The /api/chat body. `stream` is always explicit (Ollama streams by default) and `num_ctx`
- * always sent (Ollama's default of 2048 silently drops the oldest messages).
+ * always sent (Ollama's default of 2048 silently drops the oldest messages). Sampler fields go in
+ * `options` under Ollama's names; a final assistant message is continued by Ollama itself (prefill).
  */
 export function ollamaChatBody(
   req: ChatRequest,
   stream: boolean,
   contextTokens: number,
+  keepAlive?: string | number,
 ): Record<string, unknown> {
-  return {
+  const s = req.sampling ?? {};
+  return compact({
     model: req.model,
-    messages: wireMessages(req.messages),
+    messages: ollamaMessages(req.messages),
     stream,
+    keep_alive: keepAlive,
+    format: ollamaFormat(req.responseFormat),
+    // tool_choice "none": the model is not offered the tools (Ollama has no tool_choice).
+    tools: req.toolChoice === 'none' ? undefined : req.tools,
+    logprobs: s.logprobs,
+    top_logprobs: s.logprobs ? s.topLogprobs : undefined,
     options: compact({
       num_predict: req.maxTokens,
       temperature: req.temperature,
       top_p: req.topP,
+      top_k: s.topK === -1 ? 0 : s.topK,
+      min_p: s.minP,
+      repeat_penalty: s.repetitionPenalty,
+      presence_penalty: s.presencePenalty,
+      frequency_penalty: s.frequencyPenalty,
       stop: req.stop,
       seed: req.seed,
       num_ctx: req.numCtx ?? contextTokens,
     }),
-  };
+  });
+}
+
+/** Ollama's `logprobs` list already has OpenAI's entry shape (token, logprob, bytes, top_logprobs). */
+function logprobsOf(raw: unknown): unknown[] | undefined {
+  return Array.isArray(raw) && raw.length > 0 ? raw : undefined;
+}
+
+function toolCallsOf(message: unknown): ToolCall[] | undefined {
+  if (!isRecord(message) || !Array.isArray(message['tool_calls'])) return undefined;
+  const calls = message['tool_calls'].filter(isRecord).map((c, i): ToolCall => {
+    const fn = isRecord(c['function']) ? c['function'] : {};
+    const args = fn['arguments'];
+    return {
+      id:
+        typeof c['id'] === 'string' && c['id'] !== ''
+          ? c['id']
+          : `call_${randomUUID().replaceAll('-', '').slice(0, 24)}_${i}`,
+      type: 'function',
+      function: {
+        name: typeof fn['name'] === 'string' ? fn['name'] : '',
+        arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
+      },
+    };
+  });
+  return calls.length > 0 ? calls : undefined;
 }
 
 /** Text of one chat object; `/api/generate`-shaped objects carry `response` instead of `message`. */
@@ -46,12 +135,19 @@ function textOf(obj: Record<string, unknown>): string {
   return typeof obj['response'] === 'string' ? obj['response'] : '';
 }
 
-function finalResult(obj: Record<string, unknown>, content: string, fallbackModel: string): ChatResult {
+function finalResult(
+  obj: Record<string, unknown>,
+  content: string,
+  fallbackModel: string,
+  extra: { logprobs?: unknown[] | undefined; toolCalls?: ToolCall[] | undefined } = {},
+): ChatResult {
   return {
     content,
     finishReason: finishOf(obj['done_reason']),
     usage: usageOf(obj['prompt_eval_count'], obj['eval_count']),
     model: typeof obj['model'] === 'string' ? obj['model'] : fallbackModel,
+    ...(extra.logprobs ? { logprobs: { content: extra.logprobs } } : {}),
+    ...(extra.toolCalls ? { toolCalls: extra.toolCalls } : {}),
   };
 }
 
@@ -62,13 +158,18 @@ export function parseOllamaChat(obj: Record<string, unknown>, fallbackModel: str
     });
   }
   if (obj['done'] !== true) throw malformed(SERVICE, 'non-streaming chat reply without done:true');
-  return finalResult(obj, textOf(obj), fallbackModel);
+  return finalResult(obj, textOf(obj), fallbackModel, {
+    logprobs: logprobsOf(obj['logprobs']),
+    toolCalls: toolCallsOf(obj['message']),
+  });
 }
 
 /** Folds NDJSON lines into a result; kept apart from I/O so tests can drive it directly. */
 export class OllamaStreamState {
   content = '';
   private final: ChatResult | undefined;
+  private logprobs: unknown[] | undefined;
+  private toolCalls: ToolCall[] | undefined;
 
   constructor(
     private readonly model: string,
@@ -85,7 +186,16 @@ export class OllamaStreamState {
       this.content += delta;
       emitToken(this.onToken, delta);
     }
-    if (obj['done'] === true) this.final = finalResult(obj, this.content, this.model);
+    const lp = logprobsOf(obj['logprobs']);
+    if (lp) this.logprobs = [...(this.logprobs ?? []), ...lp];
+    const calls = toolCallsOf(obj['message']);
+    if (calls) this.toolCalls = [...(this.toolCalls ?? []), ...calls];
+    if (obj['done'] === true) {
+      this.final = finalResult(obj, this.content, this.model, {
+        logprobs: this.logprobs,
+        toolCalls: this.toolCalls,
+      });
+    }
   }
 
   result(): ChatResult {
@@ -102,14 +212,54 @@ export class OllamaClient implements LlmClient {
     private readonly http: HttpTransport,
     private readonly maxLineBytes: number,
     private readonly contextTokens: number,
+    private readonly keepAlive?: string | number,
   ) {}
 
   chat(req: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
+    return this.runs(req, (r) => this.chatOnce(r, opts));
+  }
+
+  chatStream(req: ChatRequest, opts: StreamOptions): Promise<ChatResult> {
+    // Only the first run streams; the client sees the others when the whole result is there.
+    return this.runs(req, (r, i) => (i === 0 ? this.streamOnce(r, opts) : this.chatOnce(r, opts)));
+  }
+
+  /**
+   * Ollama has no `n`: n choices are n runs of the same request, one after the other (a different seed
+   * each when one was given, or every run would say the same).
+   */
+  private async runs(
+    req: ChatRequest,
+    run: (r: ChatRequest, i: number) => Promise<ChatResult>,
+  ): Promise<ChatResult> {
+    const n = req.n ?? 1;
+    const first = await run(req, 0);
+    if (n <= 1) return first;
+    const results: ChatResult[] = [first];
+    for (let i = 1; i < n; i += 1) {
+      results.push(await run({ ...req, ...(req.seed === undefined ? {} : { seed: req.seed + i }) }, i));
+    }
+    const completion = results.reduce((sum, r) => sum + r.usage.completionTokens, 0);
+    return {
+      ...first,
+      usage: {
+        promptTokens: first.usage.promptTokens,
+        completionTokens: completion,
+        totalTokens: first.usage.promptTokens + completion,
+      },
+      choices: results.map(
+        ({ content, finishReason, logprobs, toolCalls }) =>
+          compact({ content, finishReason, logprobs, toolCalls }) as ChoiceResult,
+      ),
+    };
+  }
+
+  private chatOnce(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
     return this.http.exchange(
       {
         method: 'POST',
         path: '/api/chat',
-        json: ollamaChatBody(req, false, this.contextTokens),
+        json: ollamaChatBody(req, false, this.contextTokens, this.keepAlive),
         expect: 'json',
         slowFirstByte: true,
         read: async (body) => {
@@ -121,12 +271,12 @@ export class OllamaClient implements LlmClient {
     );
   }
 
-  chatStream(req: ChatRequest, opts: StreamOptions): Promise<ChatResult> {
+  private streamOnce(req: ChatRequest, opts: StreamOptions): Promise<ChatResult> {
     return this.http.exchange(
       {
         method: 'POST',
         path: '/api/chat',
-        json: ollamaChatBody(req, true, this.contextTokens),
+        json: ollamaChatBody(req, true, this.contextTokens, this.keepAlive),
         expect: 'ndjson',
         streaming: true,
         read: async (body) => {
@@ -189,6 +339,11 @@ export class OllamaClient implements LlmClient {
       },
       opts.signal,
     );
+  }
+
+  /** Ollama's /api/tags does not report the context window. */
+  async contextWindow(_model: string, _opts?: CallOptions): Promise<number | null> {
+    return null;
   }
 
   /** Ollama has no tokenize endpoint. */

@@ -8,17 +8,23 @@ import type {
   ChatMessage,
   ChatRequest,
   ChatResult,
+  ChoiceResult,
   FinishReason,
   LlmClient,
   ModelInfo,
   StreamOptions,
+  ToolCall,
   Usage,
 } from './types.js';
 
 const SERVICE = 'vllm';
 
-/** The /v1/chat/completions body. `stream_options` without `stream: true` is a 400 in vLLM. */
+/**
+ * The /v1/chat/completions body. Every sampler field goes at the top level under OpenAI's or vLLM's own
+ * name (vLLM docs, "Extra Parameters"). `stream_options` without `stream: true` is a 400 in vLLM.
+ */
 export function vllmChatBody(req: ChatRequest, stream: boolean): Record<string, unknown> {
+  const s = req.sampling ?? {};
   return {
     ...compact({
       model: req.model,
@@ -26,11 +32,61 @@ export function vllmChatBody(req: ChatRequest, stream: boolean): Record<string, 
       max_tokens: req.maxTokens,
       temperature: req.temperature,
       top_p: req.topP,
+      top_k: s.topK,
+      min_p: s.minP,
+      repetition_penalty: s.repetitionPenalty,
+      presence_penalty: s.presencePenalty,
+      frequency_penalty: s.frequencyPenalty,
+      logit_bias: s.logitBias,
+      logprobs: s.logprobs,
+      top_logprobs: s.topLogprobs,
       stop: req.stop,
       seed: req.seed,
+      n: req.n !== undefined && req.n > 1 ? req.n : undefined,
+      response_format: req.responseFormat,
+      tools: req.tools,
+      tool_choice: req.toolChoice,
     }),
+    // vLLM refuses continue_final_message together with a generation prompt.
+    ...(req.continueFinal ? { continue_final_message: true, add_generation_prompt: false } : {}),
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : { stream: false }),
   };
+}
+
+function toolCallsOf(raw: unknown): ToolCall[] | undefined {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const calls: ToolCall[] = [];
+  for (const c of raw) {
+    if (!isRecord(c) || !isRecord(c['function'])) continue;
+    const fn = c['function'];
+    calls.push({
+      id: typeof c['id'] === 'string' ? c['id'] : `call_${calls.length}`,
+      type: 'function',
+      function: {
+        name: typeof fn['name'] === 'string' ? fn['name'] : '',
+        arguments:
+          typeof fn['arguments'] === 'string' ? fn['arguments'] : JSON.stringify(fn['arguments'] ?? {}),
+      },
+    });
+  }
+  return calls.length > 0 ? calls : undefined;
+}
+
+function logprobsOf(raw: unknown): { content: unknown[] } | undefined {
+  return isRecord(raw) && Array.isArray(raw['content']) ? { content: raw['content'] } : undefined;
+}
+
+function choiceOf(choice: Record<string, unknown>, message: Record<string, unknown>): ChoiceResult {
+  const content = message['content'];
+  if (content !== null && content !== undefined && typeof content !== 'string') {
+    throw malformed(SERVICE, 'choices[].message.content is not a string');
+  }
+  return compact({
+    content: content ?? '',
+    finishReason: finishOf(choice['finish_reason']),
+    logprobs: logprobsOf(choice['logprobs']),
+    toolCalls: toolCallsOf(message['tool_calls']),
+  }) as ChoiceResult;
 }
 
 function usageFrom(u: unknown): Usage | undefined {
@@ -39,28 +95,88 @@ function usageFrom(u: unknown): Usage | undefined {
 }
 
 export function parseVllmChat(body: Record<string, unknown>, fallbackModel: string): ChatResult {
-  const choice = Array.isArray(body['choices']) ? body['choices'][0] : undefined;
-  if (!isRecord(choice) || !isRecord(choice['message'])) {
-    throw malformed(SERVICE, 'chat completion without choices[0].message');
+  const raw = Array.isArray(body['choices']) ? body['choices'] : [];
+  const choices: ChoiceResult[] = [];
+  for (const choice of raw) {
+    if (!isRecord(choice) || !isRecord(choice['message'])) {
+      throw malformed(SERVICE, 'chat completion without choices[].message');
+    }
+    const index = typeof choice['index'] === 'number' ? choice['index'] : choices.length;
+    choices[index] = choiceOf(choice, choice['message']);
   }
-  const content = choice['message']['content'];
-  if (content !== null && content !== undefined && typeof content !== 'string') {
-    throw malformed(SERVICE, 'choices[0].message.content is not a string');
-  }
+  const first = choices[0];
+  if (!first) throw malformed(SERVICE, 'chat completion without choices[0].message');
   return {
-    content: content ?? '',
-    finishReason: finishOf(choice['finish_reason']),
+    ...first,
     usage: usageFrom(body['usage']) ?? NO_USAGE,
     model: typeof body['model'] === 'string' ? body['model'] : fallbackModel,
+    ...(choices.length > 1 ? { choices: choices.filter(Boolean) } : {}),
   };
+}
+
+/** One choice of a stream, folded from its deltas. */
+class ChoiceState {
+  content = '';
+  finishReason: FinishReason | undefined;
+  logprobs: unknown[] | undefined;
+  tools: { id: string; name: string; arguments: string }[] = [];
+
+  add(choice: Record<string, unknown>, onText: ((t: string) => void) | null): void {
+    const delta = choice['delta'];
+    if (isRecord(delta)) {
+      // Merged deltas and `length` finishes put text on the same chunk as finish_reason.
+      if (typeof delta['content'] === 'string' && delta['content'] !== '') {
+        this.content += delta['content'];
+        onText?.(delta['content']);
+      }
+      // Tool calls stream as pieces keyed by `index`: the first names the call, later ones add arguments.
+      if (Array.isArray(delta['tool_calls'])) {
+        for (const t of delta['tool_calls']) {
+          if (!isRecord(t)) continue;
+          const i = typeof t['index'] === 'number' ? t['index'] : this.tools.length;
+          const call = this.tools[i] ?? { id: '', name: '', arguments: '' };
+          this.tools[i] = call;
+          if (typeof t['id'] === 'string') call.id = t['id'];
+          const fn = t['function'];
+          if (isRecord(fn)) {
+            if (typeof fn['name'] === 'string') call.name += fn['name'];
+            if (typeof fn['arguments'] === 'string') call.arguments += fn['arguments'];
+          }
+        }
+      }
+    }
+    const lp = logprobsOf(choice['logprobs']);
+    if (lp) this.logprobs = [...(this.logprobs ?? []), ...lp.content];
+    if (typeof choice['finish_reason'] === 'string') this.finishReason = finishOf(choice['finish_reason']);
+  }
+
+  result(): ChoiceResult | undefined {
+    if (this.finishReason === undefined) return undefined;
+    const calls = this.tools.filter(Boolean).map(
+      (t, i): ToolCall => ({
+        id: t.id || `call_${i}`,
+        type: 'function',
+        function: { name: t.name, arguments: t.arguments },
+      }),
+    );
+    return compact({
+      content: this.content,
+      finishReason: this.finishReason,
+      logprobs: this.logprobs ? { content: this.logprobs } : undefined,
+      toolCalls: calls.length > 0 ? calls : undefined,
+    }) as ChoiceResult;
+  }
 }
 
 /** Folds SSE `data:` payloads into a result; kept apart from I/O so tests can drive it directly. */
 export class VllmStreamState {
-  content = '';
-  finishReason: FinishReason | undefined;
+  private readonly choices: ChoiceState[] = [new ChoiceState()];
   usage: Usage | undefined;
   done = false;
+
+  get content(): string {
+    return this.choices[0]!.content;
+  }
 
   constructor(
     public model: string,
@@ -81,14 +197,13 @@ export class VllmStreamState {
     // The usage chunk has `choices: []`; with --enable-force-include-usage every chunk has usage.
     const choices = Array.isArray(chunk['choices']) ? chunk['choices'] : [];
     for (const choice of choices) {
-      if (!isRecord(choice) || (choice['index'] !== undefined && choice['index'] !== 0)) continue;
-      const delta = choice['delta'];
-      // Merged deltas and `length` finishes put text on the same chunk as finish_reason.
-      if (isRecord(delta) && typeof delta['content'] === 'string' && delta['content'] !== '') {
-        this.content += delta['content'];
-        emitToken(this.onToken, delta['content']);
-      }
-      if (typeof choice['finish_reason'] === 'string') this.finishReason = finishOf(choice['finish_reason']);
+      if (!isRecord(choice)) continue;
+      const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
+      if (!Number.isInteger(index) || index < 0 || index > 127) continue;
+      // Only the first choice streams to the client as it is generated; the others come with the result.
+      const state = this.choices[index] ?? new ChoiceState();
+      this.choices[index] = state;
+      state.add(choice, index === 0 ? (t) => emitToken(this.onToken, t) : null);
     }
     const usage = usageFrom(chunk['usage']);
     if (usage) this.usage = usage;
@@ -96,17 +211,19 @@ export class VllmStreamState {
 
   result(): ChatResult {
     // A stream cut after the finish chunk still holds the whole text; without one it does not.
-    if (this.finishReason === undefined) {
+    const results = this.choices.map((c) => c?.result());
+    const first = results[0];
+    if (first === undefined || results.some((r) => r === undefined)) {
       throw streamError(
         SERVICE,
         this.done ? '[DONE] without a finish_reason' : 'stream ended before finishing',
       );
     }
     return {
-      content: this.content,
-      finishReason: this.finishReason,
+      ...first,
       usage: this.usage ?? NO_USAGE,
       model: this.model,
+      ...(results.length > 1 ? { choices: results as ChoiceResult[] } : {}),
     };
   }
 }
@@ -186,6 +303,30 @@ export class VllmClient implements LlmClient {
       },
       opts.signal,
     );
+  }
+
+  private window: { at: number; lens: Map<string, number> } | null = null;
+
+  /**
+   * The context window the server reports for `model` (`max_model_len` in `/v1/models`), asked at most
+   * once a minute; null when the server does not say or cannot be asked.
+   */
+  async contextWindow(model: string, opts: CallOptions = {}): Promise<number | null> {
+    if (!this.window || Date.now() - this.window.at > 60_000) {
+      try {
+        const models = await this.listModels(opts);
+        const lens = new Map<string, number>();
+        for (const m of models) {
+          const len = m.details['max_model_len'];
+          if (typeof len === 'number' && Number.isInteger(len) && len > 0) lens.set(m.id, len);
+        }
+        this.window = { at: Date.now(), lens };
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        return null;
+      }
+    }
+    return this.window.lens.get(model) ?? null;
   }
 
   health(opts: CallOptions = {}): Promise<void> {

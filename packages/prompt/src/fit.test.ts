@@ -59,7 +59,13 @@ describe('fitToContext with an exact counter', () => {
     const count = counter();
     const msgs = conversation(10);
     const r = await fitToContext(msgs, { maxContextTokens: 4096, maxTokens: 512, count });
-    expect(r).toEqual({ messages: msgs, promptTokens: 2152, exact: true, droppedPairs: 0 });
+    expect(r).toEqual({
+      messages: msgs,
+      promptTokens: 2152,
+      exact: true,
+      droppedPairs: 0,
+      droppedMessages: 0,
+    });
     expect(count.calls).toBe(1);
   });
 

@@ -11,6 +11,8 @@ export interface FitResult {
   /** True when promptTokens came from the counter, false when estimated. */
   exact: boolean;
   droppedPairs: number;
+  /** Messages left out (a pair is two; a turn with tool calls and results counts each message). */
+  droppedMessages: number;
 }
 
 export interface FitOptions {
@@ -23,8 +25,11 @@ export interface FitOptions {
 
 interface Shape {
   head: ChatMessage[];
-  /** Droppable history, in user+assistant pairs, oldest first. */
-  pairs: [ChatMessage, ChatMessage][];
+  /**
+   * Droppable history, oldest first, in turns: a user message with everything up to the next user
+   * message (a user+assistant pair, or a user turn with its tool calls and results).
+   */
+  pairs: ChatMessage[][];
   /** The newest user message and anything after it (a trailing assistant prefill). */
   tail: ChatMessage[];
 }
@@ -40,9 +45,13 @@ function shape(messages: ChatMessage[]): Shape {
       break;
     }
   }
-  // body alternates user/assistant starting with user, so body[0..lastUser) has even length.
-  const pairs: [ChatMessage, ChatMessage][] = [];
-  for (let i = 0; i + 1 < lastUser; i += 2) pairs.push([body[i]!, body[i + 1]!]);
+  const pairs: ChatMessage[][] = [];
+  for (let i = 0; i < lastUser; i += 1) {
+    const m = body[i]!;
+    const current = pairs[pairs.length - 1];
+    if (m.role === 'user' || !current) pairs.push([m]);
+    else current.push(m);
+  }
   return { head, pairs, tail: body.slice(lastUser) };
 }
 
@@ -96,7 +105,7 @@ export async function fitToContext(messages: ChatMessage[], opts: FitOptions): P
   if (result === null) {
     exact = false;
     const fixed = estimateTokens(s.head) + estimateTokens(s.tail) - estimateTokens([]); // one prompt overhead
-    const pairCost = s.pairs.map(([u, a]) => estimateMessageTokens(u) + estimateMessageTokens(a));
+    const pairCost = s.pairs.map((turn) => turn.reduce((sum, m) => sum + estimateMessageTokens(m), 0));
     const suffix: number[] = new Array<number>(n + 1).fill(0); // suffix[k]: cost of pairs[k..]
     for (let k = n - 1; k >= 0; k -= 1) suffix[k] = (suffix[k + 1] ?? 0) + (pairCost[k] ?? 0);
     result = await search(n, budget, extra, async (dropped) => fixed + (suffix[dropped] ?? 0));
@@ -122,6 +131,7 @@ export async function fitToContext(messages: ChatMessage[], opts: FitOptions): P
     promptTokens: result.tokens,
     exact,
     droppedPairs: result.dropped,
+    droppedMessages: s.pairs.slice(0, result.dropped).reduce((sum, turn) => sum + turn.length, 0),
   };
 }
 

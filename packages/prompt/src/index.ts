@@ -1,4 +1,13 @@
+export {
+  type ClientMessage,
+  type ClientPrompt,
+  droppedCallerMessages,
+  fitClientMessages,
+  NEUTRAL_OPENING,
+} from './client-prompt.js';
 export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
+export { formatLore, type LoreEntry, type LoreOptions, selectLore } from './lorebook.js';
+export { expandMacros, expandMacrosIn, type MacroNames } from './macros.js';
 export {
   buildChatMessages,
   type ChatMessage,

@@ -4,12 +4,19 @@
  * starting with `user`. Anything else makes vLLM answer 400 "Conversation roles must alternate".
  */
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** OpenAI `name` of a `/v1` caller's message (kept while the message stands alone). */
+  name?: string;
+  tool_calls?: unknown[];
+  tool_call_id?: string;
 }
+
+const isToolTurn = (m: ChatMessage) =>
+  m.role === 'tool' || m.tool_calls !== undefined || m.tool_call_id !== undefined;
 
 /** Synthetic user turn put before a conversation that the character opens (its greeting). */
 export const SYNTHETIC_OPENING = '(대화를 시작합니다)';
@@ -28,10 +35,10 @@ function alternate(turns: readonly ChatMessage[]): ChatMessage[] {
   const out: ChatMessage[] = [];
   for (const turn of turns) {
     const last = out[out.length - 1];
-    if (last !== undefined && last.role === turn.role) {
+    if (last !== undefined && last.role === turn.role && !isToolTurn(last) && !isToolTurn(turn)) {
       last.content = joinContents([last.content, turn.content]);
     } else {
-      out.push({ role: turn.role, content: turn.content });
+      out.push({ ...turn });
     }
   }
   if (out[0]?.role === 'assistant') out.unshift({ role: 'user', content: SYNTHETIC_OPENING });

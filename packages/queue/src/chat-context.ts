@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ConversationAdmin } from './conversation-admin.js';
 import { ConversationStore } from './conversations.js';
 import { ChatDispatcher } from './dispatch.js';
 import { FairShare } from './fair-share.js';
@@ -41,6 +42,7 @@ export function createChatContext(o: ChatContextOptions) {
     retry: o.retry,
   });
   const first = pool.names[0]!;
+  const conversationAdmin = new ConversationAdmin(o.redis, keys, conversations.ttlSeconds);
   const ttsQueue = createTtsQueue(o.queueRedis, keys);
   const fair = new FairShare(o.redis, keys, o.fairShare);
   return {
@@ -48,6 +50,7 @@ export function createChatContext(o: ChatContextOptions) {
     jobs,
     conversations,
     pool,
+    conversationAdmin,
     /** The first server's queue and statistics (all there is in a pool of one). */
     chatQueue: pool.queue(first),
     ttsQueue,

@@ -1,4 +1,3 @@
-import type { ConversationMessage } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
@@ -21,14 +20,11 @@ export interface StoredTurn {
 }
 
 /**
- * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
- * by turn number: only its head may run, so the turns of one conversation never overlap).
- */
-/**
  * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
  * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
- * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now, new?
- * Returns {turn, head job id} or {-1, ''} when the conversation belongs to another owner or is unknown.
+ * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now,
+ * '1' to create (else '0'), conversation id. Returns {turn, head job id}, or {-1, ''} when the
+ * conversation belongs to another owner, is unknown, or (create) already exists.
  */
 const OPEN_TURN = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
@@ -50,16 +46,34 @@ local head = redis.call('ZRANGE', KEYS[3], 0, 0)
 return {turn, head[1] or ''}
 `;
 
-/** Takes an ended turn out of line and tells which turn is next. KEYS: pending. ARGV: job id. */
+/**
+ * Takes an ended turn out of line. KEYS: pending. ARGV: job id. Returns the job id now at the head of the
+ * line, or '' when none waits.
+ */
 const RELEASE_TURN = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 return head[1] or ''
 `;
 
+/**
+ * Stores a finished turn under its number (so a re-run writes the same field) and keeps the turns as long
+ * as the conversation (its meta's expiry was refreshed when the turn was opened). KEYS: turns. ARGV: turn
+ * number, turn JSON, ttl. Returns nothing.
+ */
+const SAVE_TURN = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+`;
+
+/**
+ * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
+ * by turn number: only its head may run, so the turns of one conversation never overlap).
+ */
 export class ConversationStore {
   private readonly openScript;
   private readonly releaseScript;
+  private readonly saveScript;
 
   constructor(
     private readonly redis: Redis,
@@ -68,6 +82,7 @@ export class ConversationStore {
   ) {
     this.openScript = luaScript(redis, 'gwOpenTurn', 3, OPEN_TURN);
     this.releaseScript = luaScript(redis, 'gwReleaseTurn', 1, RELEASE_TURN);
+    this.saveScript = luaScript(redis, 'gwSaveTurn', 1, SAVE_TURN);
   }
 
   /**
@@ -119,37 +134,11 @@ export class ConversationStore {
   }
 
   async saveTurn(id: string, turn: StoredTurn): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.keys.conversationTurns(id), String(turn.turn), JSON.stringify(turn))
-      .expire(this.keys.conversationTurns(id), this.ttlSeconds)
-      .expire(this.keys.conversation(id), this.ttlSeconds)
-      .exec();
+    await this.saveScript(this.keys.conversationTurns(id), turn.turn, JSON.stringify(turn), this.ttlSeconds);
   }
 
   async turns(id: string): Promise<StoredTurn[]> {
     const all = await this.redis.hvals(this.keys.conversationTurns(id));
     return all.map((t) => JSON.parse(t) as StoredTurn).sort((a, b) => a.turn - b.turn);
-  }
-
-  async messages(id: string): Promise<ConversationMessage[]> {
-    const out: ConversationMessage[] = [];
-    for (const t of await this.turns(id)) {
-      if (t.user !== null) {
-        out.push({
-          role: 'user',
-          content: t.user,
-          job_id: t.job_id,
-          created_at: new Date(t.user_at).toISOString(),
-        });
-      }
-      out.push({
-        role: 'assistant',
-        content: t.assistant,
-        job_id: t.job_id,
-        created_at: new Date(t.assistant_at).toISOString(),
-      });
-    }
-    return out;
   }
 }

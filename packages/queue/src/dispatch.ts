@@ -52,20 +52,16 @@ export class ChatDispatcher {
     const next = await this.conversations.releaseTurn(conversationId, endedJobId);
     if (!next) return null;
     const rec = await this.jobs.get(next);
-    if (!rec?.data || rec.status !== 'queued') {
+    if (rec?.status !== 'queued') {
       // Expired or already ended: drop it from the line and look further.
       return this.advance(conversationId, next);
     }
-    await this.add(rec.data, rec.priority);
+    // A record without its request went onto the queue when it was created (the queue holds the request).
+    if (rec.data) await this.add(rec.data, rec.priority);
     return next;
   }
 
   private async add(data: ChatJobData, priority: number): Promise<void> {
     await this.placer.add(data, priority);
-  }
-
-  /** A job that was counted as waiting will never start (cancelled while queued). */
-  async leftWithoutStarting(rec: { priority: number; owner: string }): Promise<void> {
-    if (rec.priority > 0) await this.fair.leave(rec.owner);
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { compareStreamIds, parsePublished, readEvents, type StoredEvent } from './event-log.js';
+import { compareStreamIds, readEvents, type StoredEvent, toStoredEvent } from './event-log.js';
 
 export interface EventSubscription {
   close(): void;
@@ -14,28 +14,60 @@ interface Listener {
   closed: boolean;
 }
 
+interface Watched {
+  /** The id after which the next XREAD reads this stream. */
+  cursor: string;
+  listeners: Set<Listener>;
+}
+
+/** Streams read together by one blocking XREAD on one connection. */
+interface ReadGroup {
+  conn: Redis;
+  /** CLIENT ID of `conn`, to wake it (CLIENT UNBLOCK) when a stream joins; null until known. */
+  clientId: number | null;
+  blocked: boolean;
+  running: boolean;
+  streams: Map<string, Watched>;
+  /** The connection was made for this group alone (a Cluster): closed when the group empties. */
+  own: boolean;
+}
+
+/** A blocked read returns at least this often, so a lost wake-up costs at most this delay. */
+const BLOCK_MS = 5_000;
+/** Entries per stream per read: small reads keep the api's memory flat when a stream runs far ahead. */
+const READ_COUNT = 100;
+
 /**
- * Fans job events out to any number of local listeners (SSE clients) over ONE pub/sub connection per
- * process. A listener first reads the stored history after its last id, then live events; ids decide
- * what is new, so nothing is lost or repeated across the hand-over or a Redis reconnect.
+ * Fans job events out to any number of local listeners (SSE clients) by reading the job streams
+ * themselves: ONE blocking XREAD per process covers every stream with a listener, so a worker's append
+ * is the only write per event (no PUBLISH, no expiry or lookup beside it). A listener first reads the
+ * stored history after its last id, then live events; ids decide what is new, so nothing is lost or
+ * repeated across the hand-over or a Redis reconnect (XREAD resumes from explicit ids).
+ *
+ * On a Redis Cluster one XREAD cannot span streams of different slots, so each stream is read on its
+ * own connection there.
  */
 export class EventHub {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly groups = new Map<string, ReadGroup>();
+  private readonly cluster: boolean;
 
   constructor(
-    private readonly subscriber: Redis,
     private readonly reader: Redis,
+    private readonly command: Redis,
   ) {
-    subscriber.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
-    // ioredis re-subscribes after a reconnect; events published while it was away are read from the streams.
-    subscriber.on('ready', () => {
-      for (const set of this.listeners.values()) for (const l of set) void this.catchUp(l);
-    });
+    this.cluster = (reader as unknown as { isCluster?: boolean }).isCluster === true;
+    if (!this.cluster) {
+      // A new connection has a new id; the loop asks again before its next block.
+      reader.on('close', () => {
+        const g = this.groups.get('');
+        if (g) g.clientId = null;
+      });
+    }
   }
 
   get size(): number {
     let n = 0;
-    for (const set of this.listeners.values()) n += set.size;
+    for (const g of this.groups.values()) for (const w of g.streams.values()) n += w.listeners.size;
     return n;
   }
 
@@ -45,32 +77,108 @@ export class EventHub {
     deliver: (event: StoredEvent) => void,
   ): Promise<EventSubscription> {
     const listener: Listener = { stream, last: afterId, pending: [], deliver, closed: false };
-    let set = this.listeners.get(stream);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(stream, set);
-      set.add(listener);
-      try {
-        await this.subscriber.subscribe(stream);
-      } catch (err) {
-        this.remove(listener);
-        throw err;
-      }
-    } else {
-      set.add(listener);
+    const group = this.groupOf(stream);
+    let watched = group.streams.get(stream);
+    const joined = !watched;
+    if (!watched) {
+      watched = { cursor: '', listeners: new Set() };
+      group.streams.set(stream, watched);
     }
+    watched.listeners.add(listener);
     try {
       await this.catchUp(listener);
     } catch (err) {
       this.remove(listener);
       throw err;
     }
+    if (joined && !watched.cursor) {
+      // Read on from what the history showed: anything appended since then comes with the next XREAD.
+      watched.cursor = listener.last ?? '0-0';
+      this.wake(group);
+    }
     return { close: () => this.remove(listener) };
+  }
+
+  private groupOf(stream: string): ReadGroup {
+    const name = this.cluster ? stream : '';
+    let g = this.groups.get(name);
+    if (!g) {
+      g = {
+        conn: this.cluster ? this.reader.duplicate() : this.reader,
+        clientId: null,
+        blocked: false,
+        running: false,
+        streams: new Map(),
+        own: this.cluster,
+      };
+      if (g.own) g.conn.on('error', () => {});
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  /** Starts the group's read loop, or makes a blocked read return so that it includes a new stream. */
+  private wake(g: ReadGroup): void {
+    if (!g.running) {
+      void this.loop(g);
+      return;
+    }
+    if (g.blocked && g.clientId !== null) {
+      this.command.client('UNBLOCK', g.clientId).catch(() => {});
+    }
+  }
+
+  private async loop(g: ReadGroup): Promise<void> {
+    g.running = true;
+    try {
+      while (g.streams.size > 0) {
+        const names: string[] = [];
+        const ids: string[] = [];
+        for (const [name, w] of g.streams) {
+          if (!w.cursor) continue; // still reading its history
+          names.push(name);
+          ids.push(w.cursor);
+        }
+        if (names.length === 0) return;
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          if (g.clientId === null && !this.cluster) g.clientId = Number(await g.conn.client('ID'));
+          g.blocked = true;
+          reply = (await g.conn.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...names, ...ids)) as
+            | [string, [string, string[]][]][]
+            | null;
+        } catch {
+          // Redis away: ioredis reconnects; read again from the same ids.
+          g.blocked = false;
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        } finally {
+          g.blocked = false;
+        }
+        for (const [name, entries] of reply ?? []) {
+          const w = g.streams.get(name);
+          if (!w) continue;
+          for (const [id, fields] of entries) {
+            const e = toStoredEvent(id, fields);
+            w.cursor = id;
+            for (const l of w.listeners) {
+              if (l.pending) l.pending.push(e);
+              else this.push(l, e);
+            }
+          }
+        }
+      }
+    } finally {
+      g.running = false;
+      // A stream may have joined between the last check and here.
+      if (g.streams.size > 0 && [...g.streams.values()].some((w) => w.cursor)) void this.loop(g);
+      else this.dropIfEmpty(g);
+    }
   }
 
   private async catchUp(l: Listener): Promise<void> {
     l.pending ??= [];
-    const history = await readEvents(this.reader, l.stream, l.last);
+    const history = await readEvents(this.command, l.stream, l.last);
     const live = l.pending;
     l.pending = null;
     for (const e of history) this.push(l, e);
@@ -84,22 +192,19 @@ export class EventHub {
     l.deliver(e);
   }
 
-  private onMessage(channel: string, payload: string): void {
-    const set = this.listeners.get(channel);
-    if (!set) return;
-    const e = parsePublished(payload);
-    if (!e) return;
-    for (const l of set) {
-      if (l.pending) l.pending.push(e);
-      else this.push(l, e);
-    }
-  }
-
   private remove(l: Listener): void {
     l.closed = true;
-    const set = this.listeners.get(l.stream);
-    if (!set?.delete(l) || set.size > 0) return;
-    this.listeners.delete(l.stream);
-    this.subscriber.unsubscribe(l.stream).catch(() => {});
+    const g = this.groups.get(this.cluster ? l.stream : '');
+    const w = g?.streams.get(l.stream);
+    if (!g || !w?.listeners.delete(l) || w.listeners.size > 0) return;
+    // The blocked read may still name this stream; its entries then find no listener.
+    g.streams.delete(l.stream);
+    this.dropIfEmpty(g);
+  }
+
+  private dropIfEmpty(g: ReadGroup): void {
+    if (!g.own || g.streams.size > 0) return;
+    for (const [name, x] of this.groups) if (x === g) this.groups.delete(name);
+    g.conn.disconnect();
   }
 }

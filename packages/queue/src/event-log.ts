@@ -21,15 +21,15 @@ export function compareStreamIds(a: string, b: string): number {
   return Number(am) - Number(bm) || Number(as) - Number(bs);
 }
 
-export function parsePublished(payload: string): StoredEvent | null {
-  const a = payload.indexOf('\n');
-  const b = payload.indexOf('\n', a + 1);
-  if (a < 0 || b < 0) return null;
-  return {
-    id: payload.slice(0, a),
-    event: payload.slice(a + 1, b) as JobEventName,
-    data: payload.slice(b + 1),
-  };
+/** An XRANGE/XREAD entry (`e` = event name, `d` = JSON text) as a stored event. */
+export function toStoredEvent(id: string, fields: string[]): StoredEvent {
+  let event = '';
+  let data = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'e') event = fields[i + 1] ?? '';
+    else if (fields[i] === 'd') data = fields[i + 1] ?? '';
+  }
+  return { id, event: event as JobEventName, data };
 }
 
 /** Reads a job's events after `afterId` (exclusive; null = from the start), in pages. */
@@ -42,15 +42,7 @@ export async function readEvents(
   let start = afterId ? `(${afterId}` : '-';
   for (;;) {
     const page = (await redis.xrange(stream, start, '+', 'COUNT', 1000)) as [string, string[]][];
-    for (const [id, fields] of page) {
-      let event = '';
-      let data = '';
-      for (let i = 0; i < fields.length; i += 2) {
-        if (fields[i] === 'e') event = fields[i + 1] ?? '';
-        else if (fields[i] === 'd') data = fields[i + 1] ?? '';
-      }
-      out.push({ id, event: event as JobEventName, data });
-    }
+    for (const [id, fields] of page) out.push(toStoredEvent(id, fields));
     if (page.length < 1000) return out;
     start = `(${page[page.length - 1]![0]}`;
   }

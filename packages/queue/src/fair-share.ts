@@ -19,7 +19,7 @@ const SCALE = 16;
 /** BullMQ's highest priority number (2^21); tickets beyond it share the last place. */
 const MAX_PRIORITY = 2_097_152;
 
-// KEYS[1] the user's counters, KEYS[2] the user's weight (same slot); ARGV[1] ttl. Returns the ticket.
+/** KEYS: the user's counters, the user's weight (same slot). ARGV: ttl. Returns the new ticket. */
 const ENQUEUE = `
 local weight = tonumber(redis.call('GET', KEYS[2]) or '1')
 if not weight or weight <= 0 then weight = 1 end
@@ -28,6 +28,10 @@ local t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', 1 / weight)
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return t
 `;
+/**
+ * KEYS: the user's counters. ARGV: none. One waiting job left; at zero the ticket restarts. Returns the
+ * jobs still waiting.
+ */
 const LEAVE = `
 local w = redis.call('HINCRBY', KEYS[1], 'waiting', -1)
 if w <= 0 then redis.call('HSET', KEYS[1], 'waiting', 0, 'ticket', 0) end

@@ -1,7 +1,8 @@
 import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { APPEND_EVENTS, CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
+import { luaScript } from './lua.js';
+import { CREATE_JOB, FINISH_JOB, PATCH_JOB, START_JOB } from './scripts.js';
 
 /** What the gateway keeps about a chat job, beyond BullMQ's own (short-lived) job. */
 export interface JobRecord {
@@ -27,30 +28,7 @@ export interface JobRecord {
 }
 
 type ScriptReply = [number, string | number];
-
-interface JobScripts {
-  gwCreateJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-  gwStartJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
-  gwAppendEvents(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-  gwFinishJob(job: string, events: string, ...args: (string | number)[]): Promise<ScriptReply>;
-  gwPatchJob(job: string, events: string, ...args: (string | number)[]): Promise<number>;
-}
-
-const SCRIPTS = {
-  gwCreateJob: CREATE_JOB,
-  gwStartJob: START_JOB,
-  gwAppendEvents: APPEND_EVENTS,
-  gwFinishJob: FINISH_JOB,
-  gwPatchJob: PATCH_JOB,
-};
-
-function withScripts(redis: Redis): Redis & JobScripts {
-  const r = redis as Redis & Partial<JobScripts>;
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (!(name in r)) redis.defineCommand(name, { numberOfKeys: 2, lua });
-  }
-  return r as Redis & JobScripts;
-}
+type FinishReply = [number, string, number?, number?, string?];
 
 const eventArgs = (events: JobEvent[]) => events.flatMap((e) => [e.event, JSON.stringify(e.data)]);
 const fieldArgs = (fields: Record<string, string | number>) => Object.entries(fields).flat();
@@ -59,23 +37,45 @@ const json = <T>(v: string | undefined): T | null => (v ? (JSON.parse(v) as T) :
 const num = (v: string | undefined) => (v ? Number(v) : null);
 
 export type StartResult = { started: true; attempt: number } | { started: false; status: string };
-export type FinishResult = { finished: boolean; status: string };
+export interface FinishResult {
+  /** This call ended the job (false: it had ended already, or its record is gone). */
+  finished: boolean;
+  status: string;
+  /** Attempts started (0: it never ran). */
+  attempt: number;
+  /** Its fair-share priority (0: none). */
+  priority: number;
+  /** From its first start to this end, when this call ended it after a start. */
+  runMs: number | null;
+}
 
 /** Job records and their event streams. Every write that also emits events is one atomic script. */
 export class JobStore {
-  private readonly redis: Redis & JobScripts;
+  private readonly createScript;
+  private readonly startScript;
+  private readonly finishScript;
+  private readonly patchScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     readonly keys: Keys,
     readonly ttlSeconds: number,
   ) {
-    this.redis = withScripts(redis);
+    this.createScript = luaScript<number>(redis, 'gwCreateJob', 2, CREATE_JOB);
+    this.startScript = luaScript<ScriptReply>(redis, 'gwStartJob', 2, START_JOB);
+    this.finishScript = luaScript<FinishReply>(redis, 'gwFinishJob', 2, FINISH_JOB);
+    this.patchScript = luaScript<number>(redis, 'gwPatchJob', 2, PATCH_JOB);
   }
 
+  /**
+   * Records a new job. `storeRequest: false` when the job goes onto the queue at once: BullMQ's job then
+   * holds the request, and the record keeps only what polling shows (a turn that waits behind an earlier
+   * one of its conversation keeps its request here until it is enqueued). With no events, the job's
+   * stream is not created until it starts: a stream costs about 4.7 KB even with one entry.
+   */
   async create(
     data: ChatJobData,
-    extra: { tts?: TtsInfo | null; priority?: number } = {},
+    extra: { tts?: TtsInfo | null; priority?: number; storeRequest?: boolean } = {},
     events: JobEvent[] = [],
   ): Promise<boolean> {
     const fields: Record<string, string | number> = {
@@ -85,14 +85,13 @@ export class JobStore {
       turn: data.turn,
       kind: data.kind,
       status: 'queued',
-      attempt: 0,
       created_at: data.created_at,
-      data: JSON.stringify(data),
     };
+    if (extra.storeRequest !== false) fields.data = JSON.stringify(data);
     if (extra.tts) fields.tts = JSON.stringify(extra.tts);
     if (extra.priority) fields.priority = extra.priority;
     const args = fieldArgs(fields);
-    const created = await this.redis.gwCreateJob(
+    const created = await this.createScript(
       this.keys.job(data.job_id),
       this.keys.events(data.job_id),
       this.ttlSeconds,
@@ -129,7 +128,7 @@ export class JobStore {
 
   /** `server`: the pool server this worker runs it on; a job placed on another server is not started. */
   async start(id: string, now = Date.now(), server = ''): Promise<StartResult> {
-    const [ok, value] = await this.redis.gwStartJob(
+    const [ok, value] = await this.startScript(
       this.keys.job(id),
       this.keys.events(id),
       this.ttlSeconds,
@@ -139,17 +138,20 @@ export class JobStore {
     return ok === 1 ? { started: true, attempt: Number(value) } : { started: false, status: String(value) };
   }
 
-  /** Appends events for the given attempt; false when the job moved on (cancelled, finished, re-run). */
-  async append(id: string, attempt: number, events: JobEvent[]): Promise<boolean> {
-    if (events.length === 0) return true;
-    const r = await this.redis.gwAppendEvents(
-      this.keys.job(id),
-      this.keys.events(id),
-      attempt,
-      this.ttlSeconds,
-      ...eventArgs(events),
+  /**
+   * Appends a running job's events (its tokens): one XADD each and nothing beside it, the hot path of
+   * streaming. The stream's expiry was set when the job started; readers are woken by the append itself
+   * (EventHub). A worker that lost its job stops on BullMQ's lock-renewal failure or the cancel channel,
+   * and the end scripts refuse a second end, so no status check rides on every append.
+   */
+  async append(id: string, _attempt: number, events: JobEvent[]): Promise<boolean> {
+    const stream = this.keys.events(id);
+    await Promise.all(
+      events.map((e) =>
+        this.redis.xadd(stream, 'MAXLEN', '~', 20000, '*', 'e', e.event, 'd', JSON.stringify(e.data)),
+      ),
     );
-    return r === 1;
+    return true;
   }
 
   async finish(
@@ -164,7 +166,7 @@ export class JobStore {
     if (fields.error) f.error = JSON.stringify(fields.error);
     if (fields.tts) f.tts = JSON.stringify(fields.tts);
     const args = fieldArgs(f);
-    const [ok, value] = await this.redis.gwFinishJob(
+    const [ok, value, attempt, priority, startedAt] = await this.finishScript(
       this.keys.job(id),
       this.keys.events(id),
       status,
@@ -173,7 +175,13 @@ export class JobStore {
       ...args,
       ...eventArgs(events),
     );
-    return { finished: ok === 1, status: String(value) };
+    return {
+      finished: ok === 1,
+      status: String(value),
+      attempt: Number(attempt ?? 0),
+      priority: Number(priority ?? 0),
+      runMs: ok === 1 && startedAt ? now - Number(startedAt) : null,
+    };
   }
 
   /**
@@ -187,7 +195,7 @@ export class JobStore {
     guard = '',
   ): Promise<boolean> {
     const args = fieldArgs(fields);
-    const r = await this.redis.gwPatchJob(
+    const r = await this.patchScript(
       this.keys.job(id),
       this.keys.events(id),
       guard,

@@ -18,6 +18,10 @@ export interface Keys {
   conversation(id: string): string;
   conversationTurns(id: string): string;
   conversationPending(id: string): string;
+  /** Ids of every job of a conversation (deleted with it). */
+  conversationJobs(id: string): string;
+  /** A user's conversations: a sorted set scored by their last activity (ms). */
+  userConversations(owner: string): string;
   idempotency(owner: string, key: string): string;
   chatStats(): string;
   /** BullMQ's own keys for a queue, read for queue position and depth. */
@@ -42,6 +46,8 @@ export interface Keys {
   characters(owner: string): string;
   /** Ids of a user's queued and running chat jobs (the per-user cap). */
   userActiveJobs(owner: string): string;
+  /** Bytes of the requests of a user's queued and running jobs: one hash, field = job id. */
+  userRequestBytes(owner: string): string;
   /** Claims a (normalized) username for one user id. */
   username(name: string): string;
   /** A live session: the JWT's `sid` -> user id; deleting it ends the session. */
@@ -73,6 +79,8 @@ export function createKeys(prefix: string): Keys {
     conversation: (id) => `${prefix}:conv:{${id}}`,
     conversationTurns: (id) => `${prefix}:conv:{${id}}:turns`,
     conversationPending: (id) => `${prefix}:conv:{${id}}:pending`,
+    conversationJobs: (id) => `${prefix}:conv:{${id}}:jobs`,
+    userConversations: (owner) => `${prefix}:user:{${owner}}:convs`,
     idempotency: (owner, key) => `${prefix}:idem:${owner}:${key}`,
     chatStats: () => `${prefix}:stats:{chat}`,
     bull: (queue, suffix) => `${prefix}:${queue}:${suffix}`,
@@ -89,6 +97,7 @@ export function createKeys(prefix: string): Keys {
     user: (id) => `${prefix}:user:{${id}}`,
     characters: (owner) => `${prefix}:user:{${owner}}:chars`,
     userActiveJobs: (owner) => `${prefix}:user:{${owner}}:active`,
+    userRequestBytes: (owner) => `${prefix}:user:{${owner}}:bytes`,
     username: (name) => `${prefix}:uname:{${name}}`,
     session: (sid) => `${prefix}:sess:{${sid}}`,
     loginAttempts: (scope, subject) => `${prefix}:login:${scope}:{${subject}}`,

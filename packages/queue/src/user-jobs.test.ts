@@ -29,8 +29,8 @@ describe('UserJobCounter', () => {
   it('releases idempotently and counts a re-acquired job once', async () => {
     const id = randomUUID();
     await setStatus(id, 'queued');
-    expect(await counter.acquire('idem', id, 3)).toEqual({ acquired: true, active: 1 });
-    expect(await counter.acquire('idem', id, 3)).toEqual({ acquired: true, active: 1 });
+    expect(await counter.acquire('idem', id, 3)).toMatchObject({ acquired: true, active: 1 });
+    expect(await counter.acquire('idem', id, 3)).toMatchObject({ acquired: true, active: 1 });
     await counter.release('idem', id);
     await counter.release('idem', id);
     expect(await counter.active('idem')).toBe(0);
@@ -45,6 +45,18 @@ describe('UserJobCounter', () => {
     await counter.acquire('heal', b, 2);
     expect((await counter.acquire('heal', c, 2)).acquired).toBe(false);
     await setStatus(a, 'failed');
-    expect(await counter.acquire('heal', c, 2)).toEqual({ acquired: true, active: 2 });
+    expect(await counter.acquire('heal', c, 2)).toMatchObject({ acquired: true, active: 2 });
+  });
+
+  it('holds a user to a byte budget for the requests of their active jobs, and frees it as jobs end', async () => {
+    const limits = { jobs: 100, bytes: 2_500 };
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await Promise.all([a, b, c].map((id) => setStatus(id, 'queued')));
+    expect((await counter.acquire('bytes', a, limits, 1_000)).acquired).toBe(true);
+    expect((await counter.acquire('bytes', b, limits, 1_000)).acquired).toBe(true);
+    const refused = await counter.acquire('bytes', c, limits, 1_000);
+    expect(refused).toMatchObject({ acquired: false, refusedBy: 'bytes', bytes: 2_000 });
+    await counter.release('bytes', a);
+    expect(await counter.acquire('bytes', c, limits, 1_000)).toMatchObject({ acquired: true, bytes: 2_000 });
   });
 });

@@ -1,68 +1,100 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './lua.js';
 
 /**
- * KEYS[1] = the owner's active job ids, scored by when they were added. ARGV: job id, limit, ttl, now.
- * Check and add in one step, so a burst of parallel submits cannot pass the cap together.
- * Returns {1, active} when the job holds a slot (also when it already did), {0, active} when full.
+ * KEYS: the owner's active job ids (zset scored by when each was added), the bytes of their requests (hash,
+ * field = job id; same slot). ARGV: job id, job limit, ttl, now, this request's bytes, byte budget (0: none).
+ * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. Byte entries of
+ * jobs no longer active are dropped here (a release only removes the id). Returns {1, active, held bytes}
+ * when the job holds a slot (also when it already did), {0, active, held bytes} when a cap refuses it.
  */
 const ACQUIRE = `
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, redis.call('ZCARD', KEYS[1])} end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, redis.call('ZCARD', KEYS[1]), 0} end
 local n = redis.call('ZCARD', KEYS[1])
-if n >= tonumber(ARGV[2]) then return {0, n} end
+if n >= tonumber(ARGV[2]) then return {0, n, 0} end
+local budget = tonumber(ARGV[6])
+local held = 0
+if budget > 0 then
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do live[id] = true end
+  local h = redis.call('HGETALL', KEYS[2])
+  local stale = {}
+  for i = 1, #h, 2 do
+    if live[h[i]] then held = held + tonumber(h[i + 1]) else stale[#stale + 1] = h[i] end
+  end
+  if #stale > 0 then redis.call('HDEL', KEYS[2], unpack(stale)) end
+  if held + tonumber(ARGV[5]) > budget then return {0, n, held} end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {1, n + 1}
+return {1, n + 1, held + tonumber(ARGV[5])}
 `;
-
-interface AcquireScript {
-  gwAcquireUserJob(
-    set: string,
-    jobId: string,
-    limit: number,
-    ttl: number,
-    now: number,
-  ): Promise<[number, number]>;
-}
 
 export interface UserJobSlot {
   acquired: boolean;
   /** The owner's queued plus running jobs, counting this one when it was acquired. */
   active: number;
+  /** Bytes of those jobs' requests (counted only under a byte budget). */
+  bytes: number;
+  /** What refused it: the job count or the byte budget. */
+  refusedBy?: 'jobs' | 'bytes';
+}
+
+/** The per-user caps: jobs queued or running, and the bytes of their stored requests (0: no byte cap). */
+export interface UserJobLimits {
+  jobs: number;
+  bytes: number;
 }
 
 // A slot taken at submit whose job record does not exist yet is not an orphan: give the submit this long.
 const CREATE_GRACE_MS = 60_000;
 
 /**
- * A user's queued and running chat jobs, as a sorted set of job ids: the api adds at submit, whoever ends the
+ * A user's queued and running chat jobs, as a sorted set of job ids (and, under a byte budget, the size of
+ * each one's request, so one user cannot park megabytes of prompts in Redis): the api adds at submit, whoever ends the
  * job removes it. Removing is idempotent (ZREM), so a re-run job or two enders never count twice, and
  * the count never drifts below zero. An end that never reached `release` (a process killed at the wrong
  * moment) is repaired when the cap is reached: ids whose job record has ended or expired are dropped.
  */
 export class UserJobCounter {
-  private readonly redis: Redis & AcquireScript;
+  private readonly acquireScript;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly ttlSeconds: number,
   ) {
-    if (!('gwAcquireUserJob' in redis))
-      redis.defineCommand('gwAcquireUserJob', { numberOfKeys: 1, lua: ACQUIRE });
-    this.redis = redis as Redis & AcquireScript;
+    this.acquireScript = luaScript<[number, number, number]>(redis, 'gwAcquireUserJob', 2, ACQUIRE);
   }
 
-  async acquire(owner: string, jobId: string, limit: number): Promise<UserJobSlot> {
+  /**
+   * Takes a slot for `jobId` whose request is `bytes` long, within `limits` (a number: a job cap alone).
+   * When a cap is reached, ids of jobs that ended without a release are pruned and it tries once more.
+   */
+  async acquire(
+    owner: string,
+    jobId: string,
+    limits: number | UserJobLimits,
+    bytes = 0,
+  ): Promise<UserJobSlot> {
+    const cap = typeof limits === 'number' ? { jobs: limits, bytes: 0 } : limits;
     const attempt = async (): Promise<UserJobSlot> => {
-      const [ok, active] = await this.redis.gwAcquireUserJob(
+      const [ok, active, held] = await this.acquireScript(
         this.keys.userActiveJobs(owner),
+        this.keys.userRequestBytes(owner),
         jobId,
-        limit,
+        cap.jobs,
         this.ttlSeconds,
         Date.now(),
+        bytes,
+        cap.bytes,
       );
-      return { acquired: ok === 1, active: Number(active) };
+      const n = Number(active);
+      if (ok === 1) return { acquired: true, active: n, bytes: Number(held) };
+      return { acquired: false, active: n, bytes: Number(held), refusedBy: n >= cap.jobs ? 'jobs' : 'bytes' };
     };
     const first = await attempt();
     if (first.acquired || (await this.prune(owner)) === 0) return first;

@@ -14,6 +14,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { characterRoutes } from './routes/characters.js';
 import { chatJobRoutes } from './routes/chat-jobs.js';
+import { conversationRoutes } from './routes/conversations.js';
 import { installDocs } from './routes/docs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openaiRoutes } from './routes/openai.js';
@@ -84,6 +85,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(metricsRoutes, { deps });
   await app.register(opsRoutes, { deps });
   await app.register(chatJobRoutes, { deps });
+  await app.register(conversationRoutes, { deps });
   await app.register(speechRoutes, { deps });
   await app.register(authRoutes, { deps });
   await app.register(apiKeyRoutes, { deps });

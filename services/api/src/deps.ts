@@ -6,6 +6,7 @@ import {
   BackendState,
   type ChatDispatcher,
   type ChatPool,
+  type ConversationAdmin,
   type ConversationStore,
   createChatContext,
   createRedis,
@@ -34,6 +35,8 @@ export interface ApiDeps {
   subscriber: Redis;
   jobs: JobStore;
   conversations: ConversationStore;
+  /** Listing, renaming, deleting, swipes and edits of stored conversations. */
+  conversationAdmin: ConversationAdmin;
   chatQueue: Queue;
   ttsQueue: Queue;
   dispatcher: ChatDispatcher;
@@ -85,6 +88,7 @@ export function createDeps(config: Config, log: Logger): ApiDeps {
     subscriber,
     jobs,
     conversations,
+    conversationAdmin: chat.conversationAdmin,
     chatQueue,
     ttsQueue,
     dispatcher: chat.dispatcher,

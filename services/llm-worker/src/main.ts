@@ -7,6 +7,7 @@ import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from 
 import {
   createChatContext,
   createRedis,
+  endJob,
   runWorkerLifecycle,
   ttsChunkJobOptions,
   ttsJobOptions,
@@ -141,6 +142,7 @@ async function serveServer(server: PoolServer) {
     idleTimeoutMs: config.llm.idleTimeoutMs,
     connections: server.workerConcurrency,
     contextTokens: config.llm.maxContextTokens,
+    keepAlive: config.llm.keepAlive,
     ...(server.apiKey ? { apiKey: server.apiKey } : {}),
   });
   const queue = pool.queue(backend);
@@ -193,6 +195,7 @@ async function serveServer(server: PoolServer) {
           llm,
           jobs,
           conversations,
+          history: chat.conversationAdmin,
           dispatcher,
           stats: pool.stats(backend),
           handOffTts,
@@ -244,16 +247,27 @@ async function serveServer(server: PoolServer) {
       code: 'job_stalled',
       message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
     };
-    void jobs
-      .finish(job.data.job_id, 'failed', { error: info }, [
+    const ending = { id: job.data.job_id, owner: job.data.owner, conversationId: job.data.conversation_id };
+    void endJob(
+      { jobs, dispatcher, userJobs, stats: pool.stats(backend) },
+      ending,
+      'failed',
+      { error: info, tts: { status: 'skipped', reason: 'no reply' } },
+      [
         { event: 'error', data: info },
         { event: 'done', data: { status: 'failed' } },
-      ])
-      .then(() => userJobs.release(job.data.owner, job.data.job_id))
-      .then(() => dispatcher.advance(job.data.conversation_id, job.data.job_id))
-      .catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+      ],
+    ).catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
   });
   worker.on('error', (err) => slog.error({ err }, 'worker error'));
+  // This process lost a job's lock (a long pause): BullMQ hands the job to another worker, so stop
+  // generating it here. (Appends carry no status check; this is what keeps a stale worker quiet.)
+  worker.on('lockRenewalFailed', (jobIds: string[]) => {
+    for (const jobId of jobIds) {
+      if (worker.cancelJob(jobId, 'lost the job lock'))
+        slog.warn({ jobId }, 'lost the job lock; stopping it');
+    }
+  });
   return {
     worker,
     breaker,

@@ -10,9 +10,26 @@ import {
 } from '@gateway/contracts';
 import type { LlmClient } from '@gateway/llm-clients';
 import type { Logger } from '@gateway/logger';
-import { type ChatMessage, estimateTokens, fitToContext, normalizeForGemma } from '@gateway/prompt';
-import type { ChatDispatcher, ConversationStore, JobRecord, JobStore, QueueStats } from '@gateway/queue';
-import { buildPrompt } from './build-prompt.js';
+import {
+  type ChatMessage,
+  droppedCallerMessages,
+  estimateTokens,
+  fitToContext,
+  normalizeForGemma,
+} from '@gateway/prompt';
+import {
+  afterJobEnd,
+  type ChatDispatcher,
+  type ConversationAdmin,
+  type ConversationStore,
+  type EndingJob,
+  endJob,
+  type FinishResult,
+  type JobRecord,
+  type JobStore,
+  type QueueStats,
+} from '@gateway/queue';
+import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
 import { OUTAGE_CODES } from './circuit-breaker.js';
 import { failpoint } from './failpoints.js';
 import { TokenBuffer } from './token-buffer.js';
@@ -21,6 +38,8 @@ export interface ChatJobDeps {
   llm: LlmClient;
   jobs: JobStore;
   conversations: ConversationStore;
+  /** Reads the recent turns for a prompt; stores a regenerated reply as an alternative. */
+  history: Pick<ConversationAdmin, 'recentTurns' | 'saveAlternative'>;
   dispatcher: ChatDispatcher;
   stats: QueueStats;
   /** Puts the reply on the speech queue; must be idempotent (keyed by job id). */
@@ -109,18 +128,26 @@ export async function processChatJob(
   // The start script checks the record itself (gone, ended, cancel asked), so the common path costs one call.
   const start = await jobs.start(id, Date.now(), deps.placement?.server ?? '');
   if (!start.started) {
-    if (start.status === 'cancel_requested') return cancel(data, deps, { started: false });
+    if (start.status === 'cancel_requested') return cancel(data, deps);
     if (start.status.startsWith('moved:') && deps.placement) {
       const to = start.status.slice('moved:'.length);
       await deps.placement.forward(to);
       return { outcome: 'moved', server: to };
     }
     const rec = TERMINAL_STATUSES.has(start.status as JobStatus) ? await jobs.get(id) : null;
+    const notEnded: FinishResult = {
+      finished: false,
+      status: start.status,
+      attempt: 0,
+      priority: 0,
+      runMs: null,
+    };
     if (!rec) {
-      await deps.userJobs?.release(data.owner, id);
+      // Gone (expired): give its slot back and let its conversation go on.
+      await afterJobEnd(deps, endingOf(data), notEnded);
       return { outcome: 'expired' };
     }
-    await afterEnd(data, recordOutcome(rec), deps);
+    await afterEnd(data, recordOutcome(rec), deps, notEnded);
     return { outcome: 'already_ended', status: rec.status };
   }
   const attempt = start.attempt;
@@ -144,20 +171,30 @@ export async function processChatJob(
     let firstTokenAt = 0;
     failpoint('before_backend');
     deps.observe?.inFlight(1);
-    const reply = await generate(data, deps, signal, (delta) => {
-      if (++tokens === 1) {
-        firstTokenAt = Date.now();
-        deps.observe?.ttft(firstTokenAt - began);
-      }
-      if (tokens === 3) failpoint('mid_stream');
-      buffer.push(delta);
-      speak?.(delta);
-    }).finally(() => deps.observe?.inFlight(-1));
+    const reply = await generate(
+      data,
+      deps,
+      signal,
+      (delta) => {
+        if (++tokens === 1) {
+          firstTokenAt = Date.now();
+          deps.observe?.ttft(firstTokenAt - began);
+        }
+        if (tokens === 3) failpoint('mid_stream');
+        buffer.push(delta);
+        speak?.(delta);
+      },
+      // Said before the first token, so that a streaming `/v1` answer can name it in a header.
+      (dropped) =>
+        jobs.append(id, attempt, [
+          { event: 'status', data: { status: 'running', attempt, dropped_messages: dropped } },
+        ]),
+    ).finally(() => deps.observe?.inFlight(-1));
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
     // The last tokens and the stored turn go out together; the reply is announced after both.
-    await complete(data, reply, deps, Date.now() - began, [buffer.flush(), leftLine.catch(() => {})]);
+    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})]);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
@@ -165,8 +202,8 @@ export async function processChatJob(
     if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
-      // Another worker runs this job now (ours stalled): leave the record to it.
-      if (now?.status === 'running' && now.attempt !== attempt && !now.cancelRequested) {
+      // Not a cancel: another worker runs this job now, or will (ours lost its lock): leave it to it.
+      if (now?.status === 'running' && !now.cancelRequested) {
         return { outcome: 'already_ended', status: 'superseded' };
       }
       return cancel(data, deps);
@@ -222,24 +259,45 @@ export async function processChatJob(
   }
 }
 
+/**
+ * Most turns that can fit a window of `maxContextTokens`: a turn is a user message of at least one token
+ * and a reply (possibly empty), each wrapped in the chat template's markers (Gemma: 5 per message), so
+ * at least 11 tokens.
+ */
+export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 11) + 1;
+
 async function generate(
   data: ChatJobData,
   deps: ChatJobDeps,
   signal: AbortSignal,
   onToken: (delta: string) => void,
+  onTrimmed: (droppedMessages: number) => Promise<unknown>,
 ): Promise<Reply> {
   const { llm } = deps;
-  const turns = data.kind === 'roleplay' ? await deps.conversations.turns(data.conversation_id) : [];
-  const messages = buildPrompt(data, turns);
+  // Only the turns that could fit the window are read: the work per turn does not grow with the history.
+  const [turns, window] = await Promise.all([
+    data.kind === 'roleplay'
+      ? deps.history.recentTurns(
+          data.conversation_id,
+          data.turn,
+          maxTurnsInWindow(deps.settings.maxContextTokens),
+        )
+      : [],
+    // The server's own context window (vLLM max_model_len) wins over the configured one.
+    llm.contextWindow(data.model, { signal }),
+  ]);
+  const maxContextTokens = window ?? deps.settings.maxContextTokens;
+  const openai = data.kind === 'openai' ? openAiPrompt(data) : null;
+  const messages = openai ? openai.messages : buildPrompt(data, turns);
+  const p = data.params ?? {};
   const fitOpts = {
-    maxContextTokens: deps.settings.maxContextTokens,
+    maxContextTokens,
     maxTokens: data.max_tokens,
     count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
   };
   // estimateTokens never undercounts: when even it fits with room to spare, the backend's exact count
   // (/tokenize, one more round trip before the first token) could not change what is sent.
-  const roomy =
-    estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= deps.settings.maxContextTokens * 0.8;
+  const roomy = estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= maxContextTokens * 0.8;
   const call = (m: ChatMessage[]) =>
     llm.chatStream(
       {
@@ -250,11 +308,14 @@ async function generate(
         ...(data.top_p === null ? {} : { topP: data.top_p }),
         ...(data.stop ? { stop: data.stop } : {}),
         ...(data.seed === null || data.seed === undefined ? {} : { seed: data.seed }),
-        numCtx: deps.settings.maxContextTokens,
+        numCtx: maxContextTokens,
+        ...backendFields(p, openai?.continueFinal === true),
       },
       { signal, onToken },
     );
   let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
+  const dropped = () => (openai ? droppedCallerMessages(openai, fit) : 0);
+  if (dropped() > 0) await onTrimmed(dropped());
   let result: Awaited<ReturnType<typeof call>>;
   try {
     result = await call(fit.messages);
@@ -262,6 +323,7 @@ async function generate(
     // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
     if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
     fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
+    if (dropped() > 0) await onTrimmed(dropped());
     result = await call(fit.messages);
   }
   return {
@@ -273,6 +335,8 @@ async function generate(
       completion_tokens: result.usage.completionTokens,
       total_tokens: result.usage.totalTokens,
     },
+    ...replyExtras(result),
+    ...(dropped() > 0 ? { dropped_messages: dropped() } : {}),
   };
 }
 
@@ -280,13 +344,16 @@ async function complete(
   data: ChatJobData,
   reply: Reply,
   deps: ChatJobDeps,
-  runMs: number,
+  began: number,
   pending: Promise<void>[],
 ): Promise<void> {
   const now = Date.now();
   await Promise.all([
     ...pending,
-    data.kind === 'roleplay'
+    data.kind === 'roleplay' && data.regenerate
+      ? deps.history.saveAlternative(data.conversation_id, data.turn, data.job_id, reply.content, now)
+      : null,
+    data.kind === 'roleplay' && !data.regenerate
       ? deps.conversations.saveTurn(data.conversation_id, {
           turn: data.turn,
           job_id: data.job_id,
@@ -304,12 +371,14 @@ async function complete(
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
   const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
   if (ended.finished) {
-    await afterEnd(data, { status: 'completed', reply, ttsPending: tts.status === 'pending', runMs }, deps);
+    // This attempt's run time (the record's counts from the first start).
+    const mine = { ...ended, runMs: now - began };
+    await afterEnd(data, { status: 'completed', reply, ttsPending: tts.status === 'pending' }, deps, mine);
     return;
   }
   // Someone else ended it first (a re-run): follow up on what the record says.
   const rec = await deps.jobs.get(data.job_id);
-  if (rec) await afterEnd(data, recordOutcome(rec), deps);
+  if (rec) await afterEnd(data, recordOutcome(rec), deps, ended);
 }
 
 /** What the follow-up steps need to know about an ended job. */
@@ -317,51 +386,49 @@ interface EndedJob {
   status: JobStatus;
   reply: Reply | null;
   ttsPending: boolean;
-  runMs: number | null;
 }
 
 const recordOutcome = (rec: JobRecord): EndedJob => ({
   status: rec.status,
   reply: rec.reply,
   ttsPending: rec.tts?.status === 'pending',
-  runMs: rec.startedAt && rec.finishedAt ? rec.finishedAt - rec.startedAt : null,
+});
+
+const endingOf = (data: ChatJobData): EndingJob => ({
+  id: data.job_id,
+  owner: data.owner,
+  conversationId: data.conversation_id,
 });
 
 /**
- * Follow-up steps of an ended job. Each is idempotent, so a re-run after a crash repeats them safely, and
- * they are independent, so they go out together.
+ * Follow-up steps of an ended job: the shared ones (slot, conversation, fair share, statistics: see
+ * `endJob`) and the speech hand-off. Each is idempotent, so a re-run after a crash repeats them safely.
  */
-async function afterEnd(data: ChatJobData, job: EndedJob, deps: ChatJobDeps): Promise<void> {
+async function afterEnd(
+  data: ChatJobData,
+  job: EndedJob,
+  deps: ChatJobDeps,
+  ended: FinishResult,
+): Promise<void> {
   const completed = job.status === 'completed';
   await Promise.all([
-    deps.userJobs?.release(data.owner, data.job_id),
+    afterJobEnd(deps, endingOf(data), ended),
     completed && job.reply && speechFollows(data) && job.ttsPending ? deps.handOffTts(data, job.reply) : null,
-    deps.dispatcher.advance(data.conversation_id, data.job_id),
-    completed && job.runMs !== null ? deps.stats.recordJobTime(job.runMs) : null,
   ]);
 }
 
-async function cancel(data: ChatJobData, deps: ChatJobDeps, opts = { started: true }): Promise<ChatOutcome> {
-  const ended = await deps.jobs.finish(
-    data.job_id,
-    'cancelled',
-    { tts: { status: 'skipped', reason: 'cancelled' } },
-    [{ event: 'done', data: { status: 'cancelled' } }],
-  );
-  // Whoever ends a never-started job takes it out of its owner's waiting count, exactly once.
-  if (ended.finished && !opts.started) {
-    const rec = await deps.jobs.get(data.job_id);
-    if (rec) await deps.dispatcher.leftWithoutStarting(rec);
-  }
-  await deps.userJobs?.release(data.owner, data.job_id);
-  await deps.dispatcher.advance(data.conversation_id, data.job_id);
+async function cancel(data: ChatJobData, deps: ChatJobDeps): Promise<ChatOutcome> {
+  await endJob(deps, endingOf(data), 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
+    { event: 'done', data: { status: 'cancelled' } },
+  ]);
   return { outcome: 'cancelled' };
 }
 
 async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): Promise<void> {
   const info = { code: error.code, message: error.message };
-  await deps.jobs.finish(
-    data.job_id,
+  await endJob(
+    deps,
+    endingOf(data),
     'failed',
     { error: info, tts: { status: 'skipped', reason: 'no reply' } },
     [
@@ -369,8 +436,6 @@ async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): 
       { event: 'done', data: { status: 'failed' } },
     ],
   );
-  await deps.userJobs?.release(data.owner, data.job_id);
-  await deps.dispatcher.advance(data.conversation_id, data.job_id);
 }
 
 export function toGatewayError(err: unknown, signal?: AbortSignal): GatewayError {

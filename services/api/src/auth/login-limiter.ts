@@ -44,8 +44,8 @@ export class LoginLimiter {
     private readonly keys: Keys,
     readonly limits: LoginLimits,
   ) {
-    this.hitScript = luaScript(redis, 'gwLoginHit', 1, HIT);
-    this.unhitScript = luaScript(redis, 'gwLoginUnhit', 1, UNHIT);
+    this.hitScript = luaScript<[number, number]>(redis, 'gwLoginHit', 1, HIT);
+    this.unhitScript = luaScript<number>(redis, 'gwLoginUnhit', 1, UNHIT);
   }
 
   /** The counter of one username's attempts from one address. */
@@ -63,10 +63,7 @@ export class LoginLimiter {
       const key = this.userKey(scopes.username, scopes.ip);
       checks.unshift({ scope: 'user', key, limit: this.limits.perUser });
     }
-    const results = (await Promise.all(checks.map((c) => this.hitScript(c.key, windowSeconds)))) as [
-      number,
-      number,
-    ][];
+    const results = await Promise.all(checks.map((c) => this.hitScript(c.key, windowSeconds)));
     for (const [i, c] of checks.entries()) {
       const [hits, ttl] = results[i]!;
       if (hits <= c.limit) continue;

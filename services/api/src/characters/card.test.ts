@@ -24,14 +24,14 @@ describe('cardToCharacter', () => {
   it('maps a V2 card onto name, a labelled persona and the greeting', () => {
     const c = cardToCharacter(CharacterCard.parse(v2));
     expect(c.name).toBe('Seraphina');
-    expect(c.greeting).toBe('*Seraphina smiles* You are awake, User.');
+    expect(c.greeting).toBe('*Seraphina smiles* You are awake, {{user}}.');
     expect(c.persona).toBe(
       [
         'Seraphina is a guardian of the forest who heals travellers.',
         'Personality:\ngentle, protective',
-        "Scenario:\nUser wakes up in Seraphina's glade.",
+        "Scenario:\n{{user}} wakes up in Seraphina's glade.",
         'Instructions:\nStay in character.',
-        'Example dialogue:\nUser: Who are you?\nSeraphina: I am Seraphina.\n\nUser: Hi\nSeraphina: Hello.',
+        'Example dialogue:\n{{user}}: Who are you?\nSeraphina: I am Seraphina.\n\n{{user}}: Hi\nSeraphina: Hello.',
       ].join('\n\n'),
     );
     expect(c.persona).not.toContain('not part of the persona');

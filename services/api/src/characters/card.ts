@@ -6,11 +6,14 @@ import {
   GatewayError,
 } from '@gateway/contracts';
 
-/** How `{{user}}` reads in an imported card: the card is written for whoever chats with it. */
-const USER_WORD = 'User';
+/**
+ * `{{user}}` stays a macro in the stored character: the prompt builder puts in the name of whoever
+ * chats with it (see packages/prompt macros.ts).
+ */
+const USER_WORD = '{{user}}';
 
 /** SillyTavern's macros: `{{char}}`/`<BOT>` is the character, `{{user}}`/`<USER>` the person chatting. */
-function expandMacros(text: string, name: string): string {
+export function expandMacros(text: string, name: string): string {
   return text
     .replace(/\{\{\s*char\s*\}\}|<BOT>/gi, name)
     .replace(/\{\{\s*user\s*\}\}|<USER>/gi, USER_WORD)
@@ -40,6 +43,9 @@ function examples(text: string): string {
     .join('\n\n');
 }
 
+/** What the card's text fields give; its lorebook and alternative greetings: card-import.ts. */
+export type CardCharacter = Omit<CharacterInput, 'alternate_greetings' | 'lorebook'>;
+
 export const fieldsOf = (card: CharacterCard): CardFields => ('data' in card ? card.data : card);
 
 /**
@@ -48,7 +54,7 @@ export const fieldsOf = (card: CharacterCard): CardFields => ('data' in card ? c
  * labelled; the greeting is `first_mes`. When the whole is longer than a persona may be, the example
  * dialogue (the least essential part) is dropped before the import is refused.
  */
-export function cardToCharacter(card: CharacterCard): CharacterInput {
+export function cardToCharacter(card: CharacterCard): CardCharacter {
   const f = fieldsOf(card);
   const name = (f.name ?? '').trim().slice(0, CHARACTER_LIMITS.name);
   if (!name) {

@@ -6,6 +6,7 @@ import {
   type CharacterPatch,
   type CharacterSnapshot,
   GatewayError,
+  type Lorebook,
 } from '@gateway/contracts';
 import { type Keys, luaScript } from '@gateway/queue';
 import type { Redis } from 'ioredis';
@@ -17,6 +18,9 @@ interface Stored {
   persona: string;
   voice_id: string | null;
   greeting: string | null;
+  /** Absent in records written before lorebooks and alternative greetings were kept. */
+  alternate_greetings?: string[];
+  lorebook?: Lorebook | null;
   created_at: number;
   updated_at: number;
 }
@@ -47,6 +51,9 @@ const view = (s: Stored): Character => ({
   persona: s.persona,
   voice_id: s.voice_id,
   greeting: s.greeting,
+  alternate_greetings: s.alternate_greetings ?? [],
+  lorebook: s.lorebook ?? null,
+  lorebook_entries: s.lorebook?.entries.length ?? 0,
   created_at: new Date(s.created_at).toISOString(),
   updated_at: new Date(s.updated_at).toISOString(),
 });
@@ -72,7 +79,11 @@ export class CharacterStore {
     return all
       .map((v) => JSON.parse(v) as Stored)
       .sort((a, b) => a.created_at - b.created_at)
-      .map(view);
+      .map((s) => {
+        // Lorebooks stay out of the list (up to 64 KB each); one character's view has its book.
+        const { lorebook: _book, ...rest } = view(s);
+        return rest;
+      });
   }
 
   async get(owner: string, id: string): Promise<Character | null> {
@@ -121,9 +132,27 @@ export class CharacterStore {
 
   /** What a chat job needs of the character, fixed at submit time; 404 for unknown or foreign ids. */
   async snapshot(owner: string, id: string): Promise<CharacterSnapshot> {
+    return (await this.snapshotWithGreetings(owner, id)).snapshot;
+  }
+
+  /** The snapshot, and the other greetings a new conversation offers as alternatives of its greeting. */
+  async snapshotWithGreetings(
+    owner: string,
+    id: string,
+  ): Promise<{ snapshot: CharacterSnapshot; alternateGreetings: string[] }> {
     const s = await this.stored(owner, id);
     if (!s) throw notFound('character');
-    return { id: s.id, name: s.name, persona: s.persona || null, voice_id: s.voice_id, greeting: s.greeting };
+    return {
+      snapshot: {
+        id: s.id,
+        name: s.name,
+        persona: s.persona || null,
+        voice_id: s.voice_id,
+        greeting: s.greeting,
+        lorebook: s.lorebook ?? null,
+      },
+      alternateGreetings: s.alternate_greetings ?? [],
+    };
   }
 
   private async stored(owner: string, id: string): Promise<Stored | null> {

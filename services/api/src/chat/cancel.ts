@@ -1,5 +1,5 @@
 import { GatewayError, TERMINAL_STATUSES } from '@gateway/contracts';
-import type { JobRecord } from '@gateway/queue';
+import { endJob, type JobRecord } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 
 /**
@@ -18,18 +18,10 @@ export async function cancelChatJob(deps: ApiDeps, rec: JobRecord): Promise<'can
   if (state !== 'active') {
     // Waiting, delayed for a retry, or not yet enqueued behind an earlier turn.
     if (state !== 'unknown') await deps.chatQueue.remove(rec.id).catch(() => 0);
-    const ended = await deps.jobs.finish(
-      rec.id,
-      'cancelled',
-      { tts: { status: 'skipped', reason: 'cancelled' } },
-      [{ event: 'done', data: { status: 'cancelled' } }],
-    );
-    if (ended.finished) {
-      await deps.userJobs.release(rec.owner, rec.id);
-      if (rec.attempt === 0) await deps.dispatcher.leftWithoutStarting(rec);
-      await deps.dispatcher.advance(rec.conversationId, rec.id);
-      return 'cancelled';
-    }
+    const ended = await endJob(deps, rec, 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
+      { event: 'done', data: { status: 'cancelled' } },
+    ]);
+    if (ended.finished) return 'cancelled';
   }
   await deps.redis.publish(deps.keys.cancelChannel(), rec.id);
   return 'cancelling';

@@ -65,8 +65,8 @@ export class SseLimiter {
     private readonly keys: Keys,
     private readonly opts: SseLimitOptions,
   ) {
-    this.acquireScript = luaScript(redis, 'gwSseAcquire', 1, ACQUIRE);
-    this.renewScript = luaScript(redis, 'gwSseRenew', 1, RENEW);
+    this.acquireScript = luaScript<[number, number]>(redis, 'gwSseAcquire', 1, ACQUIRE);
+    this.renewScript = luaScript<number>(redis, 'gwSseRenew', 1, RENEW);
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.timer = setInterval(() => void this.renew(), this.leaseMs / 3);
     this.timer.unref();
@@ -77,10 +77,7 @@ export class SseLimiter {
     const key = this.opts.keyOf ? this.opts.keyOf(owner) : this.keys.userSseStreams(owner);
     const lease = randomUUID();
     const now = Date.now();
-    const [taken, held] = (await this.acquireScript(key, now, lease, now + this.leaseMs, this.opts.max)) as [
-      number,
-      number,
-    ];
+    const [taken, held] = await this.acquireScript(key, now, lease, now + this.leaseMs, this.opts.max);
     if (taken !== 1) throw (this.opts.refusal ?? tooManyStreams)(held, this.opts.max);
     const set = this.held.get(key) ?? new Set<string>();
     this.held.set(key, set);

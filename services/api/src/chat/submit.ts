@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isModelAllowed } from '@gateway/config';
 import {
+  type BackendParams,
   type CharacterSnapshot,
   type ChatJobAccepted,
   type ChatJobData,
@@ -7,9 +9,11 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
+import { expandMacros } from '@gateway/prompt';
 import { modelNotServed } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
+import { modelNotAllowed } from '../openai/models.js';
 
 export const jobLinks = (id: string) => ({
   self: `/chat/jobs/${id}`,
@@ -26,6 +30,10 @@ export interface SubmitInput {
   idempotencyKey?: string | undefined;
   /** A stored character (resolved by the caller); otherwise the inline fields of the body are used. */
   character?: CharacterSnapshot | null;
+  /** The user's display name: what `{{user}}` becomes in the prompt and the greeting. */
+  userName?: string | null;
+  /** The stored character's other greetings: a new conversation offers them as swipes of its greeting. */
+  alternateGreetings?: string[];
 }
 
 /**
@@ -35,8 +43,11 @@ export interface SubmitInput {
 export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<ChatJobAccepted> {
   const { config, redis, keys, jobs, conversations } = deps;
   const { owner, body } = input;
-  const model = body.model ?? config.llm.model;
+  if (body.model && !isModelAllowed(config.llm.models, body.model)) {
+    throw modelNotAllowed(body.model, config.llm.models);
+  }
   // A model no server of the pool serves is refused before anything is stored.
+  const model = body.model ?? config.llm.model;
   if (!deps.pool.single && !deps.backends.serves(model)) {
     throw modelNotServed(model, deps.backends.knownModels());
   }
@@ -62,59 +73,126 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     }
   }
   try {
-    const data = await admitChatJob(deps, owner, jobId, async () => {
-      const stored = input.character;
-      const character: CharacterSnapshot = stored
-        ? { ...stored, name: body.character_name ?? stored.name, greeting: body.greeting ?? stored.greeting }
-        : {
-            id: null,
-            name: body.character_name ?? null,
-            persona: null,
-            voice_id: null,
-            greeting: body.greeting ?? null,
-          };
-      const conversationId = body.conversation_id ?? newId();
-      const opened = await conversations.openTurn({
-        id: conversationId,
-        create: !body.conversation_id,
-        owner,
-        characterId: character.id,
-        greeting: character.greeting,
-        jobId,
-      });
-      if (!opened) throw notFound('conversation');
-      const { turn, head } = opened;
-      const ttsWanted = body.tts ?? config.tts.enabledByDefault;
-      const data: ChatJobData = {
-        job_id: jobId,
-        owner,
-        conversation_id: conversationId,
-        turn,
-        kind: 'roleplay',
-        message: body.message,
-        character,
-        persona: body.persona ?? null,
-        scenario: body.scenario ?? null,
-        model,
-        temperature: body.temperature ?? config.llm.temperature,
-        top_p: body.top_p ?? null,
-        max_tokens: body.max_tokens ?? config.llm.maxTokens,
-        tts: ttsWanted && config.tts.engine !== 'none',
-        tts_mode: body.tts_mode ?? 'realtime',
-        voice_id: body.voice_id ?? null,
-        created_at: Date.now(),
-      };
-      const tts: TtsInfo = data.tts
-        ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
-        : { status: 'skipped', mode: data.tts_mode, reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested' };
-      return { data, tts, head };
-    });
+    // What the job will store: the request and the character it runs with (USER_MAX_QUEUED_BYTES).
+    const bytes =
+      Buffer.byteLength(JSON.stringify(body)) + Buffer.byteLength(JSON.stringify(input.character ?? null));
+    const data = await admitChatJob(
+      deps,
+      owner,
+      jobId,
+      async () => {
+        const stored = input.character;
+        const otherGreetings = input.alternateGreetings ?? [];
+        const character: CharacterSnapshot = stored
+          ? withRoleplayDefaults(deps, {
+              ...stored,
+              name: body.character_name ?? stored.name,
+              greeting: body.greeting ?? stored.greeting,
+            })
+          : {
+              id: null,
+              name: body.character_name ?? null,
+              persona: null,
+              voice_id: null,
+              greeting: body.greeting ?? null,
+            };
+        const conversationId = body.conversation_id ?? newId();
+        const names = { char: character.name, user: input.userName ?? null };
+        const opened = await conversations.openTurn({
+          id: conversationId,
+          create: !body.conversation_id,
+          owner,
+          characterId: character.id,
+          greeting: character.greeting && expandMacros(character.greeting, names),
+          jobId,
+        });
+        if (!opened) throw notFound('conversation');
+        if (
+          !body.conversation_id &&
+          character.greeting &&
+          body.greeting === undefined &&
+          otherGreetings.length
+        ) {
+          await deps.conversationAdmin.addGreetingAlternatives(
+            conversationId,
+            otherGreetings.map((g) => expandMacros(g, names)),
+          );
+        }
+        // The owner's list of conversations, and the job ids that go when the conversation is deleted.
+        await deps.conversationAdmin.track(owner, conversationId, jobId);
+        const { turn, head } = opened;
+        const ttsWanted = body.tts ?? config.tts.enabledByDefault;
+        const data: ChatJobData = {
+          job_id: jobId,
+          owner,
+          conversation_id: conversationId,
+          turn,
+          kind: 'roleplay',
+          message: body.message,
+          character,
+          persona: body.persona ?? null,
+          scenario: body.scenario ?? null,
+          model: body.model ?? config.llm.model,
+          temperature: body.temperature ?? config.llm.temperature,
+          // top_p 0 means greedy: temperature 0, and no top_p (vLLM refuses 0).
+          ...(body.top_p === 0 ? { temperature: 0, top_p: null } : { top_p: body.top_p ?? null }),
+          max_tokens: body.max_tokens ?? config.llm.maxTokens,
+          stop: body.stop === undefined ? null : [body.stop].flat(),
+          seed: body.seed ?? null,
+          ...samplingOf(body),
+          tts: ttsWanted && config.tts.engine !== 'none',
+          tts_mode: body.tts_mode ?? 'realtime',
+          voice_id: body.voice_id ?? null,
+          created_at: Date.now(),
+          user_name: input.userName ?? null,
+        };
+        const tts: TtsInfo = data.tts
+          ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? character.voice_id }
+          : {
+              status: 'skipped',
+              mode: data.tts_mode,
+              reason: ttsWanted ? 'TTS_ENGINE=none' : 'not requested',
+            };
+        return { data, tts, head };
+      },
+      bytes,
+    );
     return { job_id: jobId, conversation_id: data.conversation_id, status: 'queued', links: jobLinks(jobId) };
   } catch (err) {
     // A refused submission must not hold the key: the client's retry should get a fresh try.
     if (idemKey) await redis.del(idemKey).catch(() => {});
     throw err;
   }
+}
+
+/** The sampler fields of a `POST /chat/jobs` body that go to the backend beyond the basic ones. */
+export function samplingOf(
+  body: Pick<
+    ChatJobRequest,
+    'top_k' | 'min_p' | 'repetition_penalty' | 'presence_penalty' | 'frequency_penalty'
+  >,
+): { params?: BackendParams } {
+  const params: BackendParams = {};
+  if (body.top_k !== undefined) params.top_k = body.top_k;
+  if (body.min_p !== undefined) params.min_p = body.min_p;
+  if (body.repetition_penalty !== undefined) params.repetition_penalty = body.repetition_penalty;
+  if (body.presence_penalty !== undefined) params.presence_penalty = body.presence_penalty;
+  if (body.frequency_penalty !== undefined) params.frequency_penalty = body.frequency_penalty;
+  return Object.keys(params).length > 0 ? { params } : {};
+}
+
+/** A stored character's lorebook with the server's scan depth and token budget where the card names none. */
+export function withRoleplayDefaults(deps: ApiDeps, c: CharacterSnapshot): CharacterSnapshot {
+  if (!c.lorebook) return c;
+  const { loreScanDepth, loreTokenBudget } = deps.config.roleplay;
+  return {
+    ...c,
+    lorebook: {
+      ...c.lorebook,
+      scan_depth: c.lorebook.scan_depth ?? loreScanDepth,
+      token_budget: c.lorebook.token_budget ?? loreTokenBudget,
+    },
+  };
 }
 
 /**
@@ -129,12 +207,17 @@ export async function admitChatJob(
   jobId: string,
   /** `head`: the job whose turn of the conversation runs next (null or the job itself: this one). */
   prepare: () => Promise<{ data: ChatJobData; tts: TtsInfo; head?: string | null }>,
+  /** Bytes of the request the job will store, counted against USER_MAX_QUEUED_BYTES. */
+  requestBytes = 0,
 ): Promise<ChatJobData> {
   let slotHeld = false;
   let priority = 0;
   try {
     // Independent steps go out together; whatever succeeded is undone if another step refuses.
-    const [slot, room] = await Promise.allSettled([holdUserSlot(deps, owner, jobId), checkQueueRoom(deps)]);
+    const [slot, room] = await Promise.allSettled([
+      holdUserSlot(deps, owner, jobId, requestBytes),
+      checkQueueRoom(deps),
+    ]);
     slotHeld = slot.status === 'fulfilled';
     if (slot.status === 'rejected') throw slot.reason;
     if (room.status === 'rejected') throw room.reason;
@@ -143,7 +226,9 @@ export async function admitChatJob(
     if (prepared.status === 'rejected') throw prepared.reason;
     if (ticket.status === 'rejected') throw ticket.reason;
     const { data, tts, head } = prepared.value;
-    await deps.jobs.create(data, { tts, priority }, [{ event: 'status', data: { status: 'queued' } }]);
+    // A job at the head of its conversation goes onto the queue now, which then holds the request.
+    const enqueuedNow = (head ?? null) === null || head === data.job_id;
+    await deps.jobs.create(data, { tts, priority, storeRequest: !enqueuedNow });
     await deps.dispatcher.enqueueNew(data, priority, head ?? null);
     return data;
   } catch (err) {
@@ -157,10 +242,21 @@ export async function admitChatJob(
  * Counts the job against its owner's cap on queued plus running jobs (USER_MAX_ACTIVE_JOBS), so that one
  * user's burst cannot fill the queue for everyone. Whoever ends the job gives the slot back.
  */
-async function holdUserSlot(deps: ApiDeps, owner: string, jobId: string): Promise<true> {
+async function holdUserSlot(deps: ApiDeps, owner: string, jobId: string, bytes: number): Promise<true> {
   const limit = deps.config.jobs.maxActivePerUser;
-  const slot = await deps.userJobs.acquire(owner, jobId, limit);
+  const byteLimit = deps.config.jobs.maxQueuedBytesPerUser;
+  const slot = await deps.userJobs.acquire(owner, jobId, { jobs: limit, bytes: byteLimit }, bytes);
   if (slot.acquired) return true;
+  if (slot.refusedBy === 'bytes') {
+    throw new GatewayError(
+      'user_job_limit',
+      `your queued and running chat jobs hold ${slot.bytes} bytes of requests; this one (${bytes} bytes) would pass the ${byteLimit} bytes one user may have; wait for one to end`,
+      {
+        retryAfter: 5,
+        details: { scope: 'bytes', bytes: slot.bytes, request_bytes: bytes, limit: byteLimit },
+      },
+    );
+  }
   const retryAfter = Math.max(1, Math.ceil(((await deps.chatStats.averageJobMs()) ?? 2_000) / 1000));
   throw new GatewayError(
     'user_job_limit',

@@ -1,4 +1,4 @@
-import type { ChatCompletion, ChatJobData, Reply, Usage } from '@gateway/contracts';
+import type { ChatCompletion, ChatJobData, Reply, ReplyChoice, Usage } from '@gateway/contracts';
 import type { FastifyReply } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { cancelOnDisconnect, followJob, type JobEnd, type JobFollower, jobEndError } from './follow.js';
@@ -23,20 +23,32 @@ const usageOf = (u: Usage) => ({
   completion_tokens: u.completion_tokens,
 });
 
+/** Response header naming how many of the caller's messages were left out to fit the context window. */
+export const DROPPED_HEADER = 'x-dropped-messages';
+
+/** Every choice of a reply: the reply itself, or all n of them. */
+export const choicesOf = (reply: Reply): ReplyChoice[] => reply.choices ?? [reply];
+
+/** A choice that called tools finishes with `tool_calls`, as OpenAI's and vLLM's do. */
+export const finishOf = (c: ReplyChoice) => (c.tool_calls?.length ? 'tool_calls' : c.finish_reason);
+
 export function toCompletion(meta: CompletionMeta, reply: Reply): ChatCompletion {
   return {
     id: meta.id,
     object: 'chat.completion',
     created: meta.created,
     model: meta.model,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: reply.content },
-        logprobs: null,
-        finish_reason: reply.finish_reason,
+    choices: choicesOf(reply).map((c, index) => ({
+      index,
+      message: {
+        role: 'assistant' as const,
+        // A reply that only calls tools has no text: null, as OpenAI sends it.
+        content: c.tool_calls?.length && c.content === '' ? null : c.content,
+        ...(c.tool_calls?.length ? { tool_calls: c.tool_calls } : {}),
       },
-    ],
+      logprobs: c.logprobs ?? null,
+      finish_reason: finishOf(c),
+    })),
     usage: usageOf(reply.usage),
   };
 }
@@ -57,9 +69,25 @@ export const chunks = {
     ...chunks.head(m),
     choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
   }),
-  finish: (m: CompletionMeta, reason: Reply['finish_reason']) => ({
+  /**
+   * The end of choice `index` once the reply is complete: text not streamed yet (the choices beyond the
+   * first), tool calls, and the logprobs, which the worker does not stream token by token.
+   */
+  choiceEnd: (m: CompletionMeta, index: number, c: ReplyChoice, text: string) => ({
     ...chunks.head(m),
-    choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: reason, stop_reason: null }],
+    choices: [
+      {
+        index,
+        delta: {
+          ...(index > 0 ? { role: 'assistant' } : {}),
+          content: text,
+          ...(c.tool_calls?.length ? { tool_calls: c.tool_calls.map((t, i) => ({ index: i, ...t })) } : {}),
+        },
+        logprobs: c.logprobs ?? null,
+        finish_reason: finishOf(c),
+        stop_reason: null,
+      },
+    ],
   }),
   usage: (m: CompletionMeta, u: Usage) => ({ ...chunks.head(m), choices: [], usage: usageOf(u) }),
 };
@@ -81,6 +109,7 @@ export async function waitForCompletion(
       follower.ready.catch(reject);
     });
     if (end.status !== 'completed') throw jobEndError(end);
+    if (end.reply.dropped_messages) reply.header(DROPPED_HEADER, String(end.reply.dropped_messages));
     return toCompletion(completionMeta(data), end.reply);
   } finally {
     stopWatching();

@@ -20,6 +20,8 @@ export interface JobStatusChange {
   status: string;
   attempt?: number;
   reason?: string;
+  /** Messages left out to fit the context window, said before the first token. */
+  dropped_messages?: number;
 }
 
 export interface JobListener {

@@ -21,7 +21,7 @@ describe('ModelCatalog', () => {
       { id: 'a', details: { created: 1700000000.5, owned_by: 'vllm' } },
       { id: 'b:latest', details: { modified_at: '2024-05-01T00:00:00Z' } },
     ]);
-    const catalog = new ModelCatalog({ llm, service: 'ollama', defaultModel: 'a' });
+    const catalog = new ModelCatalog({ llm, service: 'ollama', defaultModel: 'a', allowed: ['*'] });
     const [list] = await Promise.all([catalog.list(), catalog.list()]);
     expect(list).toEqual({
       object: 'list',
@@ -36,18 +36,35 @@ describe('ModelCatalog', () => {
 
   it('resolves names, 404s unknown ones, and keeps serving while the backend is away', async () => {
     const { llm, state } = fakeLlm([{ id: 'served', details: {} }]);
-    const catalog = new ModelCatalog({ llm, service: 'vllm', defaultModel: 'default' });
+    const catalog = new ModelCatalog({ llm, service: 'vllm', defaultModel: 'default', allowed: ['*'] });
     expect(await catalog.resolve(undefined)).toBe('default');
     expect(await catalog.resolve('served')).toBe('served');
     await expect(catalog.resolve('nope')).rejects.toMatchObject({ code: 'model_not_found', status: 404 });
     state.down = true;
     // A fresh catalog with nothing cached cannot check a name, but the default always goes through.
-    const cold = new ModelCatalog({ llm, service: 'vllm', defaultModel: 'default' });
+    const cold = new ModelCatalog({ llm, service: 'vllm', defaultModel: 'default', allowed: ['*'] });
     await expect(cold.resolve('served')).rejects.toMatchObject({ code: 'backend_unavailable', status: 503 });
     expect(await cold.resolve('default')).toBe('default');
     await expect(cold.list()).rejects.toMatchObject({ code: 'backend_unavailable' });
     // The warm one answers from its last list (cached for up to 10 minutes).
     expect(await catalog.resolve('served')).toBe('served');
+  });
+
+  it('offers only the LLM_MODELS allowlist: another name is a 400 naming it, the list holds only those', async () => {
+    const { llm, state } = fakeLlm([
+      { id: 'gemma3:latest', details: {} },
+      { id: 'llama3:70b', details: {} },
+    ]);
+    const catalog = new ModelCatalog({ llm, service: 'ollama', defaultModel: 'gemma3', allowed: ['gemma3'] });
+    expect(await catalog.resolve('')).toBe('gemma3');
+    expect(await catalog.resolve('gemma3:latest')).toBe('gemma3:latest');
+    const calls = state.calls;
+    const refused = catalog.resolve('llama3:70b');
+    await expect(refused).rejects.toMatchObject({ code: 'invalid_input', status: 400 });
+    await expect(refused).rejects.toThrow(/llama3:70b/);
+    // Refused before the backend is asked: nothing can make Ollama load it.
+    expect(state.calls).toBe(calls);
+    expect((await catalog.list()).data.map((m) => m.id)).toEqual(['gemma3:latest']);
   });
 
   it('treats Ollama `name` and `name:latest` as one model', () => {

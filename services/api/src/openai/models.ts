@@ -1,3 +1,4 @@
+import { isModelAllowed } from '@gateway/config';
 import { GatewayError, type OpenAiModelList } from '@gateway/contracts';
 import type { LlmClient, ModelInfo } from '@gateway/llm-clients';
 
@@ -10,6 +11,17 @@ export interface CatalogOptions {
   llm: Pick<LlmClient, 'listModels'> | null;
   service: 'vllm' | 'ollama';
   defaultModel: string;
+  /** LLM_MODELS: the models a request may name (`*`: any the backend serves). */
+  allowed: readonly string[];
+}
+
+/** 400 for a model outside LLM_MODELS: Ollama would load it on demand and evict the configured one. */
+export function modelNotAllowed(model: string, allowed: readonly string[]): GatewayError {
+  return new GatewayError(
+    'invalid_input',
+    `The model \`${model}\` is not offered here; choose one of: ${allowed.join(', ')}`,
+    { details: [{ field: 'body.model', message: `model ${model} is not allowed` }] },
+  );
 }
 
 /**
@@ -46,10 +58,14 @@ export class ModelCatalog {
     return models;
   }
 
-  /** The model a request names, as the backend knows it; 404 `model_not_found` for one it does not serve. */
+  /**
+   * The model a request names, as the backend knows it: an empty name is the default model; one outside
+   * LLM_MODELS is a 400 naming it; 404 `model_not_found` for one the backend does not serve.
+   */
   async resolve(requested: string | null | undefined): Promise<string> {
     const def = this.o.defaultModel;
     if (!requested || requested === def) return def;
+    if (!isModelAllowed(this.o.allowed, requested)) throw modelNotAllowed(requested, this.o.allowed);
     let models: ModelInfo[];
     try {
       models = await this.models();
@@ -70,7 +86,7 @@ export class ModelCatalog {
   }
 
   async list(): Promise<OpenAiModelList> {
-    const models = await this.models();
+    const models = (await this.models()).filter((m) => isModelAllowed(this.o.allowed, m.id));
     return {
       object: 'list',
       data: models.map((m) => ({

@@ -5,7 +5,8 @@ import { openAiErrorBody } from './errors.js';
 import { completionParams } from './request.js';
 import { speechError } from './speech.js';
 
-const parse = (body: unknown) => completionParams(OpenAiChatRequest.parse(body));
+const parse = (body: unknown, service: 'vllm' | 'ollama' = 'vllm') =>
+  completionParams(OpenAiChatRequest.parse(body), service);
 const paramOf = (fn: () => unknown) => {
   try {
     fn();
@@ -52,7 +53,82 @@ describe('completionParams', () => {
       topP: null,
       stop: ['END'],
       seed: 7,
+      backend: { logit_bias: { 1: 2 } },
+      n: 1,
     });
+  });
+
+  it('passes every sampler field on, keeps names and tool turns, and reads top_p 0 as greedy', () => {
+    const p = parse({
+      messages: [
+        { role: 'system', content: 'S', name: 'example_user' },
+        { role: 'user', content: 'hi', name: 'Mina' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', content: '42', tool_call_id: 'c1' },
+      ],
+      top_p: 0,
+      temperature: 1.2,
+      top_k: 40,
+      min_p: 0.05,
+      repetition_penalty: 1.1,
+      presence_penalty: 0.3,
+      frequency_penalty: -0.2,
+      logprobs: true,
+      top_logprobs: 3,
+      n: 2,
+      response_format: { type: 'json_object' },
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      tool_choice: 'auto',
+    });
+    expect(p.temperature).toBe(0);
+    expect(p.topP).toBeNull();
+    expect(p.n).toBe(2);
+    expect(p.backend).toEqual({
+      top_k: 40,
+      min_p: 0.05,
+      repetition_penalty: 1.1,
+      presence_penalty: 0.3,
+      frequency_penalty: -0.2,
+      logprobs: true,
+      top_logprobs: 3,
+      n: 2,
+      response_format: { type: 'json_object' },
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      tool_choice: 'auto',
+    });
+    expect(p.messages[0]).toEqual({ role: 'system', content: 'S', name: 'example_user' });
+    expect(p.messages[1]).toEqual({ role: 'user', content: 'hi', name: 'Mina' });
+    expect(p.messages[2]?.tool_calls).toHaveLength(1);
+    expect(p.messages[3]).toEqual({ role: 'tool', content: '42', tool_call_id: 'c1' });
+  });
+
+  it('refuses a field the backend cannot take, naming it', () => {
+    const user = { role: 'user', content: 'hi' };
+    expect(paramOf(() => parse({ messages: [user], logit_bias: { 5: 1 } }, 'ollama'))).toBe('logit_bias');
+    const tools = [{ type: 'function', function: { name: 'f' } }];
+    expect(paramOf(() => parse({ messages: [user], tools, tool_choice: 'required' }, 'ollama'))).toBe(
+      'tool_choice',
+    );
+    expect(parse({ messages: [user], tools, tool_choice: 'required' }, 'vllm').backend.tool_choice).toBe(
+      'required',
+    );
+    expect(paramOf(() => parse({ messages: [user], functions: [] }))).toBe('functions');
+    expect(paramOf(() => parse({ messages: [user], top_logprobs: 2 }))).toBe('top_logprobs');
+    // Ranges are the schema's: the route answers 400 naming the field.
+    const badField = (extra: Record<string, unknown>) =>
+      OpenAiChatRequest.safeParse({ messages: [user], ...extra }).error?.issues[0]?.path.join('.');
+    expect(badField({ top_k: -5 })).toBe('top_k');
+    expect(badField({ repetition_penalty: 0 })).toBe('repetition_penalty');
+    expect(badField({ min_p: 1.5 })).toBe('min_p');
+    expect(badField({ presence_penalty: 2.5 })).toBe('presence_penalty');
+    expect(badField({ top_logprobs: 21 })).toBe('top_logprobs');
+    expect(badField({ logit_bias: { abc: 1 } })).toBe('logit_bias.abc');
+    expect(badField({ n: 9 })).toBe('n');
+    expect(badField({ top_p: 0, model: '' })).toBeUndefined();
   });
 
   it('asks for usage only on a stream, and leaves unset what the caller left unset', () => {
@@ -62,11 +138,13 @@ describe('completionParams', () => {
 
   it('refuses what cannot be served, naming the parameter', () => {
     const user = { role: 'user', content: 'hi' };
-    expect(paramOf(() => parse({ messages: [user], n: 3 }))).toBe('n');
     expect(paramOf(() => parse({ messages: [{ role: 'system', content: 'only me' }] }))).toBe('messages');
-    expect(
-      paramOf(() => parse({ messages: [user, { role: 'tool', content: 'x', tool_call_id: 't' }] })),
-    ).toBe('messages.1.role');
+    expect(paramOf(() => parse({ messages: [user, { role: 'function', content: 'x', name: 'f' }] }))).toBe(
+      'messages.1.role',
+    );
+    expect(paramOf(() => parse({ messages: [user, { role: 'tool', content: 'x' }] }))).toBe(
+      'messages.1.tool_call_id',
+    );
     expect(
       paramOf(() =>
         parse({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }),

@@ -4,7 +4,7 @@ import { SseLimiter } from '../chat/sse-limit.js';
 import type { ApiDeps } from '../deps.js';
 import { toErrorView } from '../errors.js';
 import { activeStreams, headersOf, SseStream } from '../sse.js';
-import { chunks, completionMeta } from './completion.js';
+import { choicesOf, chunks, completionMeta, DROPPED_HEADER } from './completion.js';
 import { openAiErrorBody } from './errors.js';
 import { cancelQuietly, followJob, jobEndError } from './follow.js';
 
@@ -73,6 +73,7 @@ export function streamCompletion(
     let over = false;
     let contentSent = false;
     let attempt = 0;
+    let dropped = 0;
 
     const event = (body: unknown) => {
       if (!over) sse?.data(JSON.stringify(body));
@@ -87,6 +88,7 @@ export function streamCompletion(
     const open = () => {
       if (opened || over) return;
       opened = true;
+      if (dropped > 0) reply.header(DROPPED_HEADER, String(dropped));
       sse = new SseStream(reply, {
         heartbeatMs,
         maxBufferedBytes: deps.config.http.sseMaxBufferedBytes,
@@ -129,6 +131,7 @@ export function streamCompletion(
     const openTimer = setTimeout(open, heartbeatMs);
     const follower = followJob(deps, data.job_id, {
       onStatus: (s) => {
+        if (typeof s.dropped_messages === 'number') dropped = s.dropped_messages;
         if (s.status === 'running' && typeof s.attempt === 'number') {
           const again = contentSent && s.attempt !== attempt;
           attempt = s.attempt;
@@ -149,8 +152,11 @@ export function streamCompletion(
           return;
         }
         open();
-        if (!contentSent && end.reply.content) event(chunks.content(meta, end.reply.content));
-        event(chunks.finish(meta, end.reply.finish_reason));
+        // The first choice streamed as it was generated; the others, tool calls and logprobs come at the end.
+        choicesOf(end.reply).forEach((c, i) => {
+          const text = i > 0 || !contentSent ? c.content : '';
+          event(chunks.choiceEnd(meta, i, c, text));
+        });
         if (includeUsage) event(chunks.usage(meta, end.reply.usage));
         finish();
       },

@@ -1,7 +1,7 @@
+import { type Readable, Transform } from 'node:stream';
 import {
   CHARACTER_LIMITS,
   Character,
-  CharacterCard,
   CharacterInput,
   CharacterList,
   CharacterPatch,
@@ -9,7 +9,7 @@ import {
 } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { cardToCharacter } from '../characters/card.js';
+import { importCard } from '../characters/card-import.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { ownerOf, userOf } from '../identity.js';
@@ -44,21 +44,30 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
     },
   );
 
+  // A PNG card arrives as the file itself; its size cap is the route's, JSON keeps the smaller one below.
+  app.addContentTypeParser('image/png', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
   app.post(
     '/characters/import',
     {
-      bodyLimit: CHARACTER_LIMITS.cardBytes,
+      bodyLimit: CHARACTER_LIMITS.pngBytes,
+      preParsing: async (req, _reply, payload) =>
+        isPng(req.headers['content-type']) ? payload : capBytes(payload, CHARACTER_LIMITS.cardBytes),
       schema: {
         tags: ['characters'],
-        summary: 'Create a character from a SillyTavern character card (V1, V2 or V3 JSON)',
-        body: CharacterCard,
+        summary:
+          'Create a character from a SillyTavern character card: V1, V2 or V3 JSON, or the PNG card itself (Content-Type: image/png)',
+        // Checked in the handler (importCard) against the card schema, for a JSON body and for the JSON
+        // inside a PNG alike.
+        body: z.unknown().describe('a SillyTavern card (V1, V2, V3) as JSON, or the PNG card file'),
+        consumes: ['application/json', 'image/png'],
         querystring: ImportQuery,
         response: { 201: Character },
       },
     },
     async (req, reply) => {
       const user = userOf(req);
-      const input = { ...cardToCharacter(req.body), voice_id: req.query.voice_id ?? null };
+      const input = { ...importCard(req.body), voice_id: req.query.voice_id ?? null };
       const created = await characters.create(user.id, input, expiryFor(user.guest));
       return reply.code(201).header('location', `/characters/${created.id}`).send(created);
     },
@@ -113,3 +122,27 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
     },
   );
 };
+
+const isPng = (type: string | undefined) => (type ?? '').split(';')[0]?.trim().toLowerCase() === 'image/png';
+
+/** Ends the body with a 413 once it passes `limit` bytes (JSON cards; PNG cards have the route's cap). */
+function capBytes(payload: Readable, limit: number): Readable {
+  let seen = 0;
+  return payload.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, next) {
+        seen += chunk.length;
+        if (seen > limit) {
+          next(
+            Object.assign(new Error(`a JSON card may be at most ${limit} bytes`), {
+              statusCode: 413,
+              code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+            }),
+          );
+          return;
+        }
+        next(null, chunk);
+      },
+    }),
+  );
+}

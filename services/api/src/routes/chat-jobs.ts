@@ -1,8 +1,8 @@
 import {
+  type CharacterSnapshot,
   ChatJobAccepted,
   ChatJobRequest,
   ChatJobView,
-  ConversationView,
   GatewayError,
   Id,
 } from '@gateway/contracts';
@@ -15,8 +15,7 @@ import { watchQueuePosition } from '../chat/queue-updates.js';
 import { SseLimiter } from '../chat/sse-limit.js';
 import { submitChatJob } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
-import { notFound } from '../errors.js';
-import { ownerOf } from '../identity.js';
+import { ownerOf, userOf } from '../identity.js';
 import { submissionRateLimit } from '../limits.js';
 import { activeStreams, SseStream } from '../sse.js';
 
@@ -47,14 +46,18 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
     },
     async (req, reply) => {
       const owner = ownerOf(req);
+      const userName = userOf(req).username;
       // Resolved now, so an unknown or foreign character is a 404 here rather than a failed job later.
       const characterId = req.body.character_id;
-      const character = characterId ? await deps.characters.snapshot(owner, characterId) : null;
+      const stored = characterId ? await deps.characters.snapshotWithGreetings(owner, characterId) : null;
+      const character = stored?.snapshot ?? (await conversationCharacter(deps, owner, req.body));
       const accepted = await submitChatJob(deps, {
         owner,
         body: req.body,
         idempotencyKey: req.headers['idempotency-key'],
         character,
+        userName,
+        alternateGreetings: stored?.alternateGreetings ?? [],
       });
       req.log.info({ jobId: accepted.job_id }, 'chat job accepted');
       return reply.code(202).header('location', accepted.links.self).send(accepted);
@@ -128,6 +131,9 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       activeStreams.add(sse);
       // Snapshots of the queue position carry no id: they say where the job stands without moving the
       // client's resume point.
+      // A waiting job's stream holds no event yet (it is created when the job starts): say where it stands.
+      if (rec.status === 'queued' && lastId === null)
+        sse.send('status', JSON.stringify({ status: 'queued' }));
       const watcher =
         rec.status === 'queued'
           ? watchQueuePosition(deps, rec, (q) =>
@@ -150,28 +156,22 @@ export const chatJobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       }
     },
   );
-
-  app.get(
-    '/conversations/:id',
-    {
-      schema: {
-        tags: ['chat'],
-        summary: 'A stored conversation',
-        params: JobParams,
-        response: { 200: ConversationView },
-      },
-    },
-    async (req) => {
-      const meta = await deps.conversations.meta(req.params.id);
-      if (!meta || meta.owner !== ownerOf(req)) throw notFound('conversation');
-      return {
-        conversation_id: meta.id,
-        character_id: meta.characterId,
-        messages: await deps.conversations.messages(meta.id),
-      };
-    },
-  );
 };
+
+/**
+ * A later turn that names no character (and brings none inline) keeps its conversation's stored
+ * character, so persona, lorebook and voice do not depend on the client repeating `character_id`.
+ */
+async function conversationCharacter(
+  deps: ApiDeps,
+  owner: string,
+  body: ChatJobRequest,
+): Promise<CharacterSnapshot | null> {
+  if (!body.conversation_id || body.character_name !== undefined || body.persona !== undefined) return null;
+  const meta = await deps.conversations.meta(body.conversation_id);
+  if (!meta?.characterId || meta.owner !== owner) return null;
+  return deps.characters.snapshot(owner, meta.characterId).catch(() => null);
+}
 
 /** Open SSE streams of this process (OpenAI streams too), so that shutdown can end them with a resume hint. */
 export { activeStreams };

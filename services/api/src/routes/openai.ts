@@ -12,7 +12,7 @@ import { installErrorHandling } from '../errors.js';
 import { ownerOf } from '../identity.js';
 import { speechRateLimit, submissionRateLimit } from '../limits.js';
 import { waitForCompletion } from '../openai/completion.js';
-import { sendOpenAiError } from '../openai/errors.js';
+import { badParam, sendOpenAiError } from '../openai/errors.js';
 import { ModelCatalog } from '../openai/models.js';
 import { completionParams } from '../openai/request.js';
 import { SpeechService } from '../openai/speech.js';
@@ -35,6 +35,7 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     llm: deps.llm ? deps.backends : null,
     service: config.llm.service,
     defaultModel: config.llm.model,
+    allowed: config.llm.models,
   });
   const speech = new SpeechService(deps);
   app.addHook('onClose', () => speech.close());
@@ -66,7 +67,11 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     },
     async (req, reply) => {
       const owner = ownerOf(req);
-      const params = completionParams(req.body);
+      const params = completionParams(req.body, config.llm.service);
+      // n choices are n sequences at the backend: more than the server runs at once cannot be served.
+      if (params.n > config.llm.concurrency) {
+        throw badParam('n', `n must be at most ${config.llm.concurrency} here (LLM_CONCURRENCY)`);
+      }
       const characterId = req.body.character_id;
       const [model, character, backend, workers] = await Promise.all([
         catalog.resolve(req.body.model),

@@ -1,3 +1,4 @@
+import { isModelAllowed } from '@gateway/config';
 import { GatewayError, ModelsView } from '@gateway/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -106,8 +107,11 @@ export const opsRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, {
     async () => {
       if (!deps.llm) throw new GatewayError('backend_unavailable', 'no backend URL configured');
       if (cache && Date.now() - cache.at < 10_000) return cache.view;
-      // Every server's models, each once (in a pool, `details.servers` says which serve it).
-      const models = await deps.backends.listModels();
+      // Every server's models, each once (in a pool, `details.servers` says which serve it), and only
+      // those a request may name (LLM_MODELS).
+      const models = (await deps.backends.listModels()).filter((m) =>
+        isModelAllowed(deps.config.llm.models, m.id),
+      );
       cache = { at: Date.now(), view: { backend: deps.config.llm.service, models } };
       return cache.view;
     },

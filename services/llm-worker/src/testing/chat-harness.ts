@@ -54,6 +54,7 @@ export async function startChatHarness(sim: Omit<Partial<SimOptions>, 'kind'> = 
       llm,
       jobs: chat.jobs,
       conversations: chat.conversations,
+      history: chat.conversationAdmin,
       dispatcher: chat.dispatcher,
       stats: chat.chatStats,
       userJobs: chat.userJobs,

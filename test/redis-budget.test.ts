@@ -1,0 +1,123 @@
+/**
+ * The Redis budget of a chat job (issue #15): commands counted by a private redis-server (INFO
+ * commandstats, scripts' inner commands included) for jobs through the user flow (POST /chat/jobs, then
+ * the events stream to `done`, TTS off), beside bare BullMQ doing the same queue work in the same run,
+ * and the cost of one more streamed token at a GPU-like pace. Counts are deterministic, unlike times.
+ */
+import type { ChatJobAccepted } from '@gateway/contracts';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../bench/support/procs.js';
+import { bareBullmq, type Cost, measure } from '../bench/support/redis-cost.js';
+import { guestSession } from './support/auth.js';
+import { call, readSse } from './support/http.js';
+import { RedisServer } from './support/redis-server.js';
+import { type Stack, startStack } from './support/stack.js';
+
+/**
+ * What this test holds the gateway to, as a multiple of bare BullMQ measured in the same run. The
+ * issue's target is 2x; the gateway measures 2.34-2.53x (it was 2.99x), so this guards what was reached,
+ * with room for the run-to-run noise of timers (queue-position ticks, blocked reads timing out).
+ */
+const BUDGET = { commandsPerJob: 2.7 };
+/**
+ * Per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS): the worker
+ * writes one XADD, and the api's blocking XREAD that fans it out is the only other command (with one
+ * stream open; under load one XREAD serves every stream of the process).
+ */
+const TOKEN_BUDGET = { writes: 1, commands: 2.2 };
+
+const JOBS = 10;
+
+describe('Redis cost per chat job', () => {
+  let server: RedisServer;
+  let stack: Stack;
+  let probe: Redis;
+  let headers: Record<string, string>;
+  let conversation: string | undefined;
+
+  beforeAll(async () => {
+    server = new RedisServer(await freePort(), 'everysec');
+    await server.start();
+    probe = new Redis(server.url);
+    stack = await startStack({
+      kind: 'vllm',
+      sim: { replyTokens: 24 },
+      env: { REDIS_URL: server.url, LLM_CONCURRENCY: '8' },
+    });
+    headers = (await guestSession(stack.apiUrl)).headers;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    probe?.disconnect();
+    await server?.stop();
+  });
+
+  /** One turn as a user takes it: submit, then follow the events to `done`. Returns the tokens seen. */
+  const turn = async (extra: Record<string, unknown> = {}) => {
+    const res = await call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, {
+      body: { message: 'hello there', ...(conversation ? { conversation_id: conversation } : {}), ...extra },
+      headers,
+    });
+    expect(res.status).toBe(202);
+    conversation = res.body.conversation_id;
+    const events = await readSse(`${stack.apiUrl}/chat/jobs/${res.body.job_id}/events`, {
+      headers,
+      until: (e) => e.event === 'done',
+    });
+    expect(events.at(-1)?.data).toContain('completed');
+    return events.filter((e) => e.event === 'token').length;
+  };
+
+  const show = (what: string, c: Cost) =>
+    console.log(
+      `${what}: ${c.commands.toFixed(1)} commands, ${c.cpuUs.toFixed(0)} µs Redis CPU; ${JSON.stringify(c.byCommand)}`,
+    );
+
+  it(`a chat job costs at most ${BUDGET.commandsPerJob}x the commands of bare BullMQ`, async () => {
+    for (let i = 0; i < 3; i++) await turn(); // scripts loaded, connections warm
+    const gateway = await measure(probe, JOBS, async () => {
+      for (let i = 0; i < JOBS; i++) await turn();
+    });
+    const bare = await bareBullmq(server.url, JOBS);
+    show('gateway per job', gateway);
+    show('bare BullMQ per job', bare);
+    console.log(`ratio: ${(gateway.commands / bare.commands).toFixed(2)}x`);
+    const top = Object.entries(gateway.usecByCommand).sort((a, b) => b[1] - a[1]);
+    console.log(
+      `gateway execution time by command (µs over ${JOBS} jobs): ${JSON.stringify(top.slice(0, 12))}`,
+    );
+    console.log(`bare BullMQ script time: ${bare.usecByCommand.evalsha} µs over ${JOBS} jobs`);
+    expect(gateway.commands).toBeLessThanOrEqual(BUDGET.commandsPerJob * bare.commands);
+  });
+
+  it(`one more streamed token at 30 ms a token costs one write (${TOKEN_BUDGET.commands} commands with the fan-out read)`, async () => {
+    stack.sim.configure({ tokenDelayMs: 30 });
+    try {
+      await turn({ max_tokens: 4 });
+      let short = 0;
+      let long = 0;
+      const few = await measure(probe, 3, async () => {
+        for (let i = 0; i < 3; i++) short += await turn({ max_tokens: 4 });
+      });
+      const many = await measure(probe, 3, async () => {
+        for (let i = 0; i < 3; i++) long += await turn({ max_tokens: 24 });
+      });
+      // Each token arrives 30 ms after the last, after the 25 ms flush window closed: one write each.
+      const extraTokens = (long - short) / 3;
+      expect(extraTokens).toBeGreaterThanOrEqual(15);
+      const perToken = (many.commands - few.commands) / extraTokens;
+      const writesPerToken = ((many.byCommand.xadd ?? 0) - (few.byCommand.xadd ?? 0)) / 3 / extraTokens;
+      const cpuPerToken = (many.cpuUs - few.cpuUs) / extraTokens;
+      console.log(
+        `per extra token: ${perToken.toFixed(2)} commands (${writesPerToken.toFixed(2)} XADD), ${cpuPerToken.toFixed(0)} µs Redis CPU (${extraTokens} token events more per job)`,
+      );
+      show('4-token job', few);
+      show('24-token job', many);
+      expect(writesPerToken).toBeLessThanOrEqual(TOKEN_BUDGET.writes);
+      expect(perToken).toBeLessThanOrEqual(TOKEN_BUDGET.commands);
+    } finally {
+      stack.sim.configure({ tokenDelayMs: 0 });
+    }
+  });
+});
