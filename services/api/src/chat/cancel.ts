@@ -14,14 +14,22 @@ export async function cancelChatJob(deps: ApiDeps, rec: JobRecord): Promise<'can
     });
   }
   await deps.jobs.requestCancel(rec.id);
-  const state = await deps.chatQueue.getJobState(rec.id);
+  // In a pool, the queue of the server the job was placed on.
+  const queue = deps.pool.queue(
+    rec.server && deps.pool.names.includes(rec.server) ? rec.server : deps.pool.names[0]!,
+  );
+  const state = await queue.getJobState(rec.id);
   if (state !== 'active') {
     // Waiting, delayed for a retry, or not yet enqueued behind an earlier turn.
-    if (state !== 'unknown') await deps.chatQueue.remove(rec.id).catch(() => 0);
+    if (state !== 'unknown') await queue.remove(rec.id).catch(() => 0);
     const ended = await endJob(deps, rec, 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
       { event: 'done', data: { status: 'cancelled' } },
     ]);
-    if (ended.finished) return 'cancelled';
+    if (ended.finished) {
+      // In a pool the job may have just moved to another server and started there: tell the workers.
+      if (!deps.pool.single) await deps.redis.publish(deps.keys.cancelChannel(), rec.id);
+      return 'cancelled';
+    }
   }
   await deps.redis.publish(deps.keys.cancelChannel(), rec.id);
   return 'cancelling';

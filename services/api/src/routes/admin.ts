@@ -42,7 +42,11 @@ const queueDashboard: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps
   const adapter = new FastifyAdapter();
   adapter.setBasePath(BASE);
   createBullBoard({
-    queues: [new BullMQAdapter(deps.chatQueue), new BullMQAdapter(deps.ttsQueue)],
+    // One chat queue per GPU server of the pool.
+    queues: [
+      ...deps.pool.names.map((s) => new BullMQAdapter(deps.pool.queue(s))),
+      new BullMQAdapter(deps.ttsQueue),
+    ],
     serverAdapter: adapter,
   });
   // The dashboard's routes live in bull-board's own context: errors there (a 401 from the auth hook)

@@ -192,6 +192,11 @@ async function removeJob(deps: ApiDeps, jobId: string): Promise<void> {
     deps.redis.del(deps.keys.job(jobId), deps.keys.events(jobId)),
     deps.audio.remove(jobId, chunks),
     // BullMQ keeps a failed job (with its request) for a while; it goes too.
-    deps.chatQueue.remove(jobId).catch(() => 0),
+    ...deps.pool.names.map((server) =>
+      deps.pool
+        .queue(server)
+        .remove(jobId)
+        .catch(() => 0),
+    ),
   ]);
 }
