@@ -175,5 +175,10 @@ describe('a pool of GPU servers', () => {
     expect(Math.max(...attempts)).toBe(2);
     // m1 still has a healthy server (b), m2 has c: the gateway stays ready.
     expect((await call(`${stack.apiUrl}/ready`)).status).toBe(200);
+    // Without c, no server serves m2: not ready, and it says which model.
+    await c.stop();
+    const ready = await call<{ error: { message: string } }>(`${stack.apiUrl}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.message).toContain('no healthy server serves m2');
   }, 90_000);
 });
