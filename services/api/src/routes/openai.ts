@@ -85,8 +85,12 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
           retryAfter: 5,
         });
       }
-      if (backend.status === 'down') {
-        const waiting = await deps.chatStats.depth();
+      // In a pool: down when no server that serves the model is up (one down server is failover's job).
+      const down = deps.pool.single
+        ? backend.status === 'down'
+        : (await deps.pool.pick({ model, conversation_id: '', kind: 'openai' })).reason === 'none_healthy';
+      if (down) {
+        const waiting = deps.pool.single ? await deps.chatStats.depth() : await deps.pool.depth();
         throw new GatewayError(
           'backend_unavailable',
           `the model backend is down${backend.reason ? ` (${backend.reason})` : ''}; ${waiting} jobs are waiting for it`,
