@@ -264,6 +264,15 @@ describe('stored messages after a change', () => {
       ['user-j1', 'a'],
       ['assistant-j9', 'b2'],
     ]);
+    // Back to the first alternative: another job's text, the one shown before is gone.
+    const back = storedMessages(
+      [msg('user', 'a', 'j1'), msg('assistant', 'b', 'j1', ['b', 'b2'], 0)],
+      undefined,
+    );
+    expect(withStored(merged, back).map((m) => [m.key, m.content])).toEqual([
+      ['user-j1', 'a'],
+      ['assistant-j1', 'b'],
+    ]);
   });
 });
 

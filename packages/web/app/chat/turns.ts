@@ -39,8 +39,8 @@ export function storedMessages(stored: ConversationMessage[], liveJob: string | 
 /**
  * The log after the stored conversation was read again: the stored messages in place of the page's, each
  * keeping the speech the page already follows (same key: same reply), then the page's own messages after
- * the last stored one that the api does not have (a message whose reply failed). The page's greeting of a
- * new conversation gives way to the stored one.
+ * the last stored one that the api never had (a message whose reply failed). The page's greeting of a new
+ * conversation gives way to the stored one.
  */
 export function withStored(now: Msg[], stored: Msg[]): Msg[] {
   const old = new Map(now.map((m) => [m.key, m]));
@@ -50,7 +50,10 @@ export function withStored(now: Msg[], stored: Msg[]): Msg[] {
   });
   const keys = new Set(stored.map((s) => s.key));
   const lastShared = now.findLastIndex((m) => keys.has(m.key));
-  const after = now.slice(lastShared + 1).filter((m) => !(m.key === 'greeting' && stored.length > 0));
+  // A message read back before and missing now was replaced (another alternative of the same turn).
+  const after = now
+    .slice(lastShared + 1)
+    .filter((m) => !m.stored && !(m.key === 'greeting' && stored.length > 0));
   return [...merged, ...after];
 }
 

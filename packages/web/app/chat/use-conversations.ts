@@ -47,8 +47,9 @@ export function useConversations(onError: (err: unknown) => void) {
       }
     },
     async rename(id: string, title: string): Promise<void> {
-      const view = await conversationApi.rename(id, title);
-      setItems((i) => i?.map((c) => (c.conversation_id === id ? { ...c, title: view.title } : c)) ?? null);
+      await conversationApi.rename(id, title);
+      // A rename counts as activity: the api lists the conversation first now.
+      await refresh();
     },
     async remove(id: string): Promise<void> {
       await conversationApi.remove(id);
