@@ -69,8 +69,8 @@ export function samplingSummary(values: SamplingValues): string {
     .join(' · ');
 }
 
-/** The range hint of a field (`0–2`, `> 0–2`), empty for a field without one. */
+/** The range hint of a field (`0 ~ 2`, `> 0 ~ 2`), empty for a field without one. */
 export function rangeOf(f: NumberField): string {
   if (f.min === undefined || f.max === undefined) return '';
-  return `${f.above ? '> ' : ''}${f.min}–${f.max}`;
+  return `${f.above ? '> ' : ''}${f.min} ~ ${f.max}`;
 }
