@@ -198,6 +198,31 @@ describe.skipIf(!CHROMIUM)('role-play screens in Chromium', () => {
     await w.context.close();
   });
 
+  it('picks a regeneration up after a reload, still in the place of the reply it replaces', async () => {
+    stack.sim.configure({ tokenDelayMs: FAST_MS, replyTokens: 24 });
+    const w = await guestWithCharacter();
+    const { page } = w;
+    await sendAndWait(page, '비 오는 날엔 뭐 해?');
+    const first = await lastReplyText(page);
+    stack.sim.configure({ tokenDelayMs: 2 * SLOW_MS, replyTokens: 20 });
+    await page.getByRole('button', { name: '다시 생성' }).click();
+    const live = page.locator('li.msg.assistant.live');
+    await expect
+      .poll(async () => (await live.count()) && (await live.locator('.msg-text').count()), {
+        timeout: 10_000,
+      })
+      .toBe(1);
+    await page.reload();
+    await live.waitFor();
+    // After the reload too: the old reply is not shown beside the one being written, no second question.
+    expect(await page.locator('li.msg .msg-text', { hasText: first }).count()).toBe(0);
+    await page.locator('.swipe-count', { hasText: '2/2' }).waitFor({ timeout: 20_000 });
+    expect(await lastReplyText(page)).toBe(lastSim()?.reply);
+    expect(await page.locator('li.msg.user').count()).toBe(1);
+    expect(await replies(page).count()).toBe(2);
+    await w.context.close();
+  });
+
   it('imports a PNG card through the api (the file itself) and shows its lorebook size', async () => {
     const { page, context, problems } = await openPage(browser, {
       locale: 'ko-KR',
