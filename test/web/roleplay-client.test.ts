@@ -130,6 +130,36 @@ describe.skipIf(!CHROMIUM)('role-play screens in Chromium', () => {
     await w.context.close();
   });
 
+  it('pages through a long list of conversations with "show older"', async () => {
+    stack.sim.configure({ tokenDelayMs: 0, replyTokens: 2 });
+    const { page, context } = await openPage(browser, { locale: 'ko-KR', width: 1280, height: 800 });
+    await page.goto(stack.apiUrl);
+    await page.getByRole('button', { name: '게스트로 계속' }).click();
+    await page.getByRole('button', { name: '로그아웃' }).waitFor();
+    // One more than a page (20), each finished before the next (a user has at most 20 jobs at once).
+    for (let i = 1; i <= 21; i += 1) {
+      const res = await context.request.post(`${stack.apiUrl}/chat/jobs`, {
+        headers: headers(),
+        data: { message: `대화 번호 ${i}`, tts: false },
+      });
+      expect(res.status()).toBe(202);
+      const { job_id } = await res.json();
+      await expect
+        .poll(
+          async () =>
+            (await (await context.request.get(`${stack.apiUrl}/chat/jobs/${job_id}`)).json()).status,
+        )
+        .toBe('completed');
+    }
+    await page.reload();
+    const rows = page.locator('.conv-row .list-item .item-sub:last-child');
+    await expect.poll(() => rows.count()).toBe(20);
+    await page.getByRole('button', { name: '이전 대화 더 보기' }).click();
+    await expect.poll(() => rows.count()).toBe(21);
+    expect(await page.getByRole('button', { name: '이전 대화 더 보기' }).count()).toBe(0);
+    await context.close();
+  });
+
   it('regenerates the last reply and moves between its alternatives with ‹ ›; edits a message', async () => {
     stack.sim.configure({ tokenDelayMs: FAST_MS, replyTokens: 24 });
     const w = await guestWithCharacter();
