@@ -204,8 +204,13 @@ describe.skipIf(!CHROMIUM)('role-play screens in Chromium', () => {
       data: { message: '잠깐, 하나 더!', conversation_id: JSON.parse(String(conv)), tts: false },
     });
     expect(running.status()).toBe(202);
+    const busy = page.getByRole('alert').filter({ hasText: '이 대화의 답변을 아직 쓰는 중입니다' });
+    await page.getByRole('button', { name: '다시 생성' }).click();
+    await busy.waitFor();
     await page.getByRole('button', { name: '이전 답변' }).click();
-    await page.getByText('이 대화의 답변을 아직 쓰는 중입니다').waitFor();
+    await busy.waitFor();
+    expect(await page.getByText('문제가 생겼습니다').count()).toBe(0);
+    await page.locator('.swipe-count', { hasText: '2/2' }).waitFor();
     await screenshot(page, 'conversation-busy');
     const job = (await running.json()).job_id as string;
     await expect

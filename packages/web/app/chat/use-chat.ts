@@ -60,7 +60,7 @@ export function useChat(
     events.onChanged();
   });
   const log = useMessages(session, reply.jobId, (m) => setError(t('genericError', { message: m })));
-  const submission = useSubmission((m) => setError(m === null ? null : t('genericError', { message: m })));
+  const submission = useSubmission((err) => (err === null ? setError(null) : fail(err)));
   const { live } = reply;
 
   /** The settings every job of this page carries: scenario, speech and the advanced sampling fields. */
