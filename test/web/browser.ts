@@ -88,3 +88,14 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
 /** The widest the page's content is, against the viewport (no horizontal scroll when <= width). */
 export const scrollWidth = (page: Page) =>
   page.evaluate('document.documentElement.scrollWidth') as Promise<number>;
+
+/** The button that opens a chat with the character (its row also has edit and delete buttons). */
+export const characterButton = (page: Page, name: string) =>
+  page.locator('.char-row:not(.conv-row) .list-item', { hasText: name });
+
+/** Types a message into the message box and sends it with Enter. */
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: /^(메시지|Message)$/ });
+  await box.fill(text);
+  await box.press('Enter');
+}

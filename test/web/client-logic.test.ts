@@ -1,12 +1,18 @@
-/** The web client's pure parts: reply assembly from events, Enter/IME handling, card files, language. */
-import type { JobEvent } from '@gateway/contracts';
+/** The web client's pure parts: reply assembly from events, Enter/IME handling, stored messages, sampling, language. */
+import { ChatJobRequest, type JobEvent } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
-import { CardError, parseCardBytes } from '../../packages/web/app/card.js';
-import { finishedTurn, greetingOf, storedMessages } from '../../packages/web/app/chat/turns.js';
-import type { ChatSession } from '../../packages/web/app/chat/types.js';
+import {
+  finishedReply,
+  finishedTurn,
+  greetingOf,
+  storedMessages,
+  withStored,
+} from '../../packages/web/app/chat/turns.js';
+import type { ChatSession, Msg } from '../../packages/web/app/chat/types.js';
 import { pickLang, TEXTS, translator } from '../../packages/web/app/i18n.js';
 import { isSendKey } from '../../packages/web/app/keys.js';
 import { applyEvent, applyPoll, initialReply, isAfter } from '../../packages/web/app/reply-state.js';
+import { NUMBER_FIELDS, samplingRequest, samplingSummary } from '../../packages/web/app/sampling.js';
 
 // Events as the api sends them over SSE: the name, its JSON data (typed by the contract), the stream id.
 type Ev = {
@@ -180,24 +186,130 @@ describe('Enter in the message box', () => {
   });
 });
 
-describe('character card files', () => {
-  const card = { spec: 'chara_card_v2', spec_version: '2.0', data: { name: '미나', first_mes: '안녕!' } };
-  const utf8 = (s: string) => new TextEncoder().encode(s);
-
-  it('reads a V2 JSON card (with or without a byte-order mark)', () => {
-    expect(parseCardBytes(utf8(JSON.stringify(card)))).toEqual(card);
-    expect(parseCardBytes(utf8(`\uFEFF${JSON.stringify(card)}`))).toEqual(card);
+describe('stored messages after a change', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const msg = (
+    role: 'user' | 'assistant',
+    content: string,
+    job: string | null,
+    alts?: string[],
+    sel = 0,
+  ) => ({
+    role,
+    content,
+    job_id: job,
+    created_at: at,
+    alternatives: alts ?? [content],
+    selected: sel,
   });
 
-  it('reads the chara text chunk of a PNG card', () => {
-    expect(
-      parseCardBytes(pngWithText('chara', Buffer.from(JSON.stringify(card)).toString('base64'))),
-    ).toEqual(card);
+  it('numbers each message by its place in the stored list and keeps its alternatives', () => {
+    const stored = storedMessages(
+      [msg('assistant', '안녕!', null), msg('user', 'a', 'j1'), msg('assistant', 'c', 'j3', ['b', 'c'], 1)],
+      undefined,
+    );
+    expect(stored.map((m) => [m.key, m.stored])).toEqual([
+      ['assistant-g0', { index: 0, alternatives: ['안녕!'], selected: 0 }],
+      ['user-j1', { index: 1, alternatives: ['a'], selected: 0 }],
+      ['assistant-j3', { index: 2, alternatives: ['b', 'c'], selected: 1 }],
+    ]);
   });
 
-  it('refuses other files', () => {
-    expect(() => parseCardBytes(utf8('not json'))).toThrow(CardError);
-    expect(() => parseCardBytes(pngWithText('Comment', 'hello'))).toThrow(CardError);
+  it('replaces the log with the stored messages, keeping a reply’s speech and a later unanswered message', () => {
+    const done = run([
+      ['reply', reply('b'), '1-0'],
+      ['tts', { status: 'completed', mode: 'realtime' }, '2-0'],
+      ['done', { status: 'completed' }, '3-0'],
+    ]);
+    const greeting: Msg = {
+      key: 'greeting',
+      role: 'assistant',
+      content: '안녕!',
+      jobId: null,
+      tts: null,
+      autoplay: false,
+    };
+    const failed: Msg = {
+      ...finishedTurn('again', initialReply('j2'), false)[0]!,
+      unanswered: { phase: 'failed', error: 'x' },
+    };
+    const now = [greeting, ...finishedTurn('a', done, true), failed];
+    const stored = storedMessages(
+      [msg('assistant', '안녕!', null), msg('user', 'a', 'j1'), msg('assistant', 'b', 'j1')],
+      undefined,
+    );
+    const merged = withStored(now, stored);
+    expect(merged.map((m) => m.key)).toEqual(['assistant-g0', 'user-j1', 'assistant-j1', 'user-j2']);
+    expect(merged[2]).toMatchObject({ tts: { status: 'completed' }, autoplay: true, stored: { index: 2 } });
+    expect(merged[3]?.unanswered?.phase).toBe('failed');
+  });
+
+  it('puts a regenerated reply in place once stored (same key as the live one)', () => {
+    const regen = run(
+      [
+        ['reply', reply('b2'), '1-0'],
+        ['done', { status: 'completed' }, '2-0'],
+      ],
+      initialReply('j9'),
+    );
+    const stored = storedMessages(
+      [msg('user', 'a', 'j1'), msg('assistant', 'b2', 'j9', ['b', 'b2'], 1)],
+      undefined,
+    );
+    const merged = withStored(
+      [...storedMessages([msg('user', 'a', 'j1')], undefined), finishedReply(regen, false)],
+      stored,
+    );
+    expect(merged.map((m) => [m.key, m.content])).toEqual([
+      ['user-j1', 'a'],
+      ['assistant-j9', 'b2'],
+    ]);
+    // Back to the first alternative: another job's text, the one shown before is gone.
+    const back = storedMessages(
+      [msg('user', 'a', 'j1'), msg('assistant', 'b', 'j1', ['b', 'b2'], 0)],
+      undefined,
+    );
+    expect(withStored(merged, back).map((m) => [m.key, m.content])).toEqual([
+      ['user-j1', 'a'],
+      ['assistant-j1', 'b'],
+    ]);
+  });
+});
+
+describe('sampling settings', () => {
+  it('sends only the fields that are filled in, numbers as numbers and stop as lines', () => {
+    expect(samplingRequest({})).toEqual({});
+    expect(samplingRequest({ temperature: ' ', top_k: '40', min_p: '0.05', stop: '###\n\nUser:' })).toEqual({
+      top_k: 40,
+      min_p: 0.05,
+      stop: ['###', 'User:'],
+    });
+    expect(samplingSummary({ seed: '7', stop: 'a\nb' })).toBe('seed 7 · stop 2');
+  });
+
+  it('hints the ranges the api checks (ChatJobRequest): each bound is taken, a step past it is refused', () => {
+    for (const f of NUMBER_FIELDS) {
+      const ok = (v: number) => ChatJobRequest.safeParse({ message: 'x', [f.key]: v }).success;
+      if (f.min !== undefined) {
+        expect(ok(f.min), `${f.key} ${f.min}`).toBe(!f.above);
+        expect(ok(f.min - f.step), `${f.key} below`).toBe(false);
+      }
+      if (f.max !== undefined) {
+        expect(ok(f.max), `${f.key} ${f.max}`).toBe(true);
+        expect(ok(f.max + f.step), `${f.key} above`).toBe(false);
+      }
+    }
+    expect(NUMBER_FIELDS.map((f) => f.key).sort()).toEqual([
+      'frequency_penalty',
+      'max_tokens',
+      'min_p',
+      'presence_penalty',
+      'repetition_penalty',
+      'seed',
+      'temperature',
+      'top_k',
+      'top_p',
+    ]);
   });
 });
 
@@ -215,20 +327,3 @@ describe('language', () => {
     expect(translator('en')('queuedAt', { n: 3 })).toBe('Waiting in line: number 3.');
   });
 });
-
-/** A minimal PNG: signature, one tEXt chunk, IEND (CRCs are not checked by the reader). */
-function pngWithText(keyword: string, text: string): Uint8Array {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    return Buffer.concat([head, data, Buffer.alloc(4)]);
-  };
-  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const textData = Buffer.concat([
-    Buffer.from(keyword, 'latin1'),
-    Buffer.from([0]),
-    Buffer.from(text, 'latin1'),
-  ]);
-  return new Uint8Array(Buffer.concat([sig, chunk('tEXt', textData), chunk('IEND', Buffer.alloc(0))]));
-}

@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebIfStale } from '../../packages/web/build-if-stale.js';
 import { type Stack, startStack } from '../support/stack.js';
 import {
+  characterButton,
   chromiumPath,
   launchChromium,
   openPage,
   screenshot,
   scrollWidth,
+  send,
   seriousViolations,
 } from './browser.js';
 
@@ -75,12 +77,6 @@ describe.skipIf(!CHROMIUM)('web client in Chromium', () => {
   const tokenDelay = (ms: number) => stack.sim.configure({ tokenDelayMs: ms });
   const liveReply = (page: Page) => page.locator('li.msg.assistant.live');
   const lastSimReply = () => stack.sim.requests().at(-1)?.reply ?? '';
-
-  async function send(page: Page, text: string) {
-    const box = page.getByRole('textbox', { name: /^(메시지|Message)$/ });
-    await box.fill(text);
-    await box.press('Enter');
-  }
 
   it('logs in as a guest, creates, imports, edits and deletes characters', async () => {
     const { page, problems, context } = await openPage(browser, {
@@ -384,9 +380,6 @@ async function audioDuration(page: Page): Promise<number> {
     else { a.addEventListener('loadedmetadata', done); a.addEventListener('error', done); }
   })`)) as number;
 }
-
-/** The button that opens a chat with the character (its row also has edit and delete buttons). */
-const characterButton = (page: Page, name: string) => page.locator('.char-row .list-item', { hasText: name });
 
 /** Waits until the reply shows some text while it is still being written; returns that text. */
 async function waitForPartial(page: Page): Promise<string> {

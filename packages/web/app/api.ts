@@ -55,6 +55,8 @@ export const UNAUTHORIZED = 'rp-unauthorized';
 
 interface CallOptions {
   body?: unknown;
+  /** A file sent as it is (a PNG card), with its own content type, instead of a JSON body. */
+  raw?: { type: string; data: Blob };
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -62,13 +64,14 @@ interface CallOptions {
 async function call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  if (opts.raw) headers['content-type'] = opts.raw.type;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       headers,
       credentials: 'same-origin',
-      body: opts.body === undefined ? null : JSON.stringify(opts.body),
+      body: opts.raw ? opts.raw.data : opts.body === undefined ? null : JSON.stringify(opts.body),
       signal: opts.signal ?? null,
     });
   } catch (err) {
@@ -130,12 +133,66 @@ export const authApi = {
 // Characters: the list is wrapped (`{characters}`), a single character is bare.
 export const characterApi = {
   list: async (): Promise<Character[]> => (await call<CharacterList>('GET', '/characters')).characters,
-  create: (body: CharacterInput) => call<Character>('POST', '/characters', { body }),
+  /** The fields the api fills in by default (greetings, lorebook) may be left out. */
+  create: (body: Partial<CharacterInput> & Pick<CharacterInput, 'name'>) =>
+    call<Character>('POST', '/characters', { body }),
   update: (id: string, body: CharacterPatch) => call<Character>('PATCH', `/characters/${seg(id)}`, { body }),
-  /** A SillyTavern card as read from its file; the api checks its shape. */
-  importCard: (card: unknown) => call<Character>('POST', '/characters/import', { body: card }),
+  /**
+   * A SillyTavern card file as it is: the api reads the PNG's text chunks or the JSON (V1, V2, V3) and
+   * checks its shape, so the page never parses a card itself.
+   */
+  importFile: async (file: Blob) => {
+    const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+    const png = PNG_SIGNATURE.every((b, i) => head[i] === b);
+    return call<Character>('POST', '/characters/import', {
+      raw: { type: png ? 'image/png' : 'application/json', data: file },
+    });
+  },
   remove: (id: string) => call<null>('DELETE', `/characters/${seg(id)}`),
 };
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** One entry of `GET /conversations` (services/api/src/routes/conversations.ts). */
+export interface ConversationSummary {
+  conversation_id: string;
+  character_id: string | null;
+  title: string | null;
+  updated_at: string;
+  last_message: string | null;
+}
+
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  next_cursor: string | null;
+}
+
+/** The job fields a regeneration may set (the request's, minus which turn and character it is). */
+export type RegenerateBody = Omit<
+  ChatJobRequest,
+  'message' | 'conversation_id' | 'character_id' | 'character_name' | 'greeting'
+>;
+
+const convPath = (id: string) => `/conversations/${seg(id)}`;
+
+// The caller's stored conversations. A change while a turn of the conversation is queued or running
+// answers 409 `conversation_busy`.
+export const conversationApi = {
+  list: (cursor: string | null, limit = 20) =>
+    call<ConversationPage>('GET', `/conversations?limit=${limit}${cursor ? `&cursor=${seg(cursor)}` : ''}`),
+  get: (id: string) => call<ConversationView>('GET', convPath(id)),
+  rename: (id: string, title: string) => call<ConversationView>('PATCH', convPath(id), { body: { title } }),
+  remove: (id: string) => call<null>('DELETE', convPath(id)),
+  /** The last reply again, as a new job followed like any turn; the earlier text stays an alternative. */
+  regenerate: (id: string, body: RegenerateBody) =>
+    call<ChatJobAccepted>('POST', `${convPath(id)}/regenerate`, { body }),
+  /** Selects alternative `selected` of message `index` and/or replaces its text. */
+  editMessage: (id: string, index: number, edit: { selected?: number; content?: string }) =>
+    call<ConversationView>('PUT', `${convPath(id)}/messages/${index}`, { body: edit }),
+};
+
+/** The api refused a change because a turn of the conversation is still queued or running. */
+export const isBusy = (err: unknown) => err instanceof ApiError && err.code === 'conversation_busy';
 
 const jobPath = (jobId: string) => `/chat/jobs/${seg(jobId)}`;
 
@@ -152,7 +209,6 @@ export const chatApi = {
   cancel: (jobId: string) => call<ChatJobView>('DELETE', jobPath(jobId)),
   /** Makes the speech of a finished reply now (`on_click`, or again after a failure). */
   speak: (jobId: string) => call<{ job_id: string; tts: TtsInfo }>('POST', `${jobPath(jobId)}/tts`),
-  conversation: (id: string) => call<ConversationView>('GET', `/conversations/${seg(id)}`),
   eventsUrl(jobId: string, lastEventId: string | null): string {
     // EventSource cannot set Last-Event-ID on its first connection; the api accepts it as a query parameter.
     const base = `${jobPath(jobId)}/events`;

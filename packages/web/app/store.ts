@@ -1,18 +1,11 @@
 /**
- * What the page keeps in the browser: the list of past conversations (localStorage, per user), the reply
- * in flight and the unsent draft (sessionStorage: this tab only, kept across a reload).
+ * What the page keeps in the browser: each conversation's scenario and the sampling settings
+ * (localStorage), the reply in flight and the unsent draft (sessionStorage: this tab only, kept across a
+ * reload). The list of conversations itself is the api's (`GET /conversations`).
  */
 import type { Scenario } from './api.js';
 import type { ReplyState } from './reply-state.js';
-
-export interface SavedConversation {
-  id: string;
-  title: string;
-  characterId: string | null;
-  characterName: string;
-  scenario: Scenario;
-  updatedAt: number;
-}
+import type { SamplingValues } from './sampling.js';
 
 /** The reply in flight, enough to redraw it and resume its stream after a reload. */
 export interface PendingReply {
@@ -20,11 +13,14 @@ export interface PendingReply {
   characterId: string | null;
   userText: string;
   reply: ReplyState;
+  /** The job generates the last reply again (no new message of the person's). */
+  regenerate?: boolean;
 }
 
 export type TtsChoice = 'realtime' | 'on_click' | 'off';
 
-const MAX_CONVERSATIONS = 50;
+/** Conversations whose scenario is remembered; the oldest is forgotten first. */
+const MAX_SCENARIOS = 100;
 
 function read<T>(storage: Storage, key: string): T | null {
   try {
@@ -44,22 +40,26 @@ function write(storage: Storage, key: string, value: unknown): void {
   }
 }
 
-const convKey = (userId: string) => `rp.conversations.${userId}`;
+const scenarioKey = (userId: string) => `rp.scenarios.${userId}`;
 
-export const conversations = {
-  list(userId: string): SavedConversation[] {
-    return read<SavedConversation[]>(localStorage, convKey(userId)) ?? [];
+/**
+ * The scenario each conversation was last sent with: the api keeps it inside the turn's job, which the
+ * page cannot read back, and every turn sends it again.
+ */
+export const scenarios = {
+  get(userId: string, id: string): Scenario | null {
+    return read<Record<string, Scenario>>(localStorage, scenarioKey(userId))?.[id] ?? null;
   },
-  upsert(userId: string, c: SavedConversation): SavedConversation[] {
-    const rest = conversations.list(userId).filter((x) => x.id !== c.id);
-    const next = [c, ...rest].slice(0, MAX_CONVERSATIONS);
-    write(localStorage, convKey(userId), next);
-    return next;
+  set(userId: string, id: string, s: Scenario): void {
+    const all = read<Record<string, Scenario>>(localStorage, scenarioKey(userId)) ?? {};
+    delete all[id];
+    const kept = Object.entries(all).slice(-(MAX_SCENARIOS - 1));
+    write(localStorage, scenarioKey(userId), Object.fromEntries([...kept, [id, s]]));
   },
-  remove(userId: string, id: string): SavedConversation[] {
-    const next = conversations.list(userId).filter((x) => x.id !== id);
-    write(localStorage, convKey(userId), next);
-    return next;
+  remove(userId: string, id: string): void {
+    const all = read<Record<string, Scenario>>(localStorage, scenarioKey(userId)) ?? {};
+    delete all[id];
+    write(localStorage, scenarioKey(userId), all);
   },
 };
 
@@ -87,4 +87,6 @@ export const prefs = {
     return v === 'on_click' || v === 'off' ? v : 'realtime';
   },
   setTts: (v: TtsChoice) => write(localStorage, 'rp.tts', v),
+  sampling: (): SamplingValues => read<SamplingValues>(localStorage, 'rp.sampling') ?? {},
+  setSampling: (v: SamplingValues) => write(localStorage, 'rp.sampling', v),
 };

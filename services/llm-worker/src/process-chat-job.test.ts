@@ -57,7 +57,7 @@ describe('processChatJob', () => {
     expect((await h.chat.jobs.get(data.job_id))?.tts).toMatchObject({ status: 'pending' });
   });
 
-  it('honours abort: stops the backend request and ends the job cancelled', async () => {
+  it('honours a cancel: stops the backend request and ends the job cancelled', async () => {
     h.sim.configure({ tokenDelayMs: 40, replyTokens: 200 });
     const data = await h.submit();
     const abort = new AbortController();
@@ -68,6 +68,8 @@ describe('processChatJob', () => {
       if (Date.now() > deadline) throw new Error('no token within 10 s');
       await new Promise<void>((r) => setImmediate(r));
     }
+    // As the api cancels: the record says so first, then the worker's signal fires.
+    await h.chat.jobs.requestCancel(data.job_id);
     abort.abort();
     const out = await running;
     expect(out.outcome).toBe('cancelled');

@@ -23,12 +23,22 @@ export interface Msg {
   autoplay: boolean;
   /** A message whose reply failed or was stopped: shown with a retry button. */
   unanswered?: { phase: 'failed' | 'cancelled'; error: string | null };
+  /** Set once the message was read back from the api: where it is stored, and its alternatives. */
+  stored?: StoredPlace;
+}
+
+export interface StoredPlace {
+  index: number;
+  alternatives: string[];
+  selected: number;
 }
 
 /** The turn in flight: the message sent and the reply being written. */
 export interface Live {
   userText: string;
   reply: ReplyState;
+  /** The last reply is being generated again: no new message of the person's. */
+  regenerate?: boolean | undefined;
 }
 
 /** A submission the api could not take yet (429, 503, offline): sent again at `until`. */

@@ -8,7 +8,10 @@ import type { ChatSession } from './types.js';
  * The reply in flight: followed from its event stream, and saved after each event so that a reload picks it up
  * again (from the last event it holds) instead of losing it.
  */
-export function useLiveReply(session: ChatSession, onEnded: (userText: string, reply: ReplyState) => void) {
+export function useLiveReply(
+  session: ChatSession,
+  onEnded: (userText: string, reply: ReplyState, regenerate: boolean) => void,
+) {
   const [live, setLive] = useState<PendingReply | null>(() => {
     const p = pending.get();
     return p && p.conversationId === session.conversationId && !p.reply.done ? p : null;
@@ -26,7 +29,7 @@ export function useLiveReply(session: ChatSession, onEnded: (userText: string, r
       setLive((l) => (l && l.reply.jobId === reply.jobId ? { ...l, reply } : l));
       pending.set(reply.done ? null : { ...start, reply });
       if (reply.done) {
-        ended.current(start.userText, reply);
+        ended.current(start.userText, reply, start.regenerate === true);
         setLive(null);
       }
     });
@@ -35,13 +38,14 @@ export function useLiveReply(session: ChatSession, onEnded: (userText: string, r
 
   return {
     live,
-    /** The api took a message: follow its reply from the start. */
-    start(conversationId: string, userText: string, jobId: string) {
+    /** The api took a message (or a regeneration: no message): follow its reply from the start. */
+    start(conversationId: string, userText: string, jobId: string, regenerate = false) {
       const p: PendingReply = {
         conversationId,
         characterId: session.characterId,
         userText,
         reply: initialReply(jobId),
+        ...(regenerate ? { regenerate } : {}),
       };
       pending.set(p);
       setLive(p);

@@ -1,13 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, waitable } from '../api.js';
-import { messageOf } from '../ui.js';
 import type { Wait } from './types.js';
 
 /**
  * Sends a request until the api takes it: a 429, a 503 or no answer at all is sent again after the wait the
- * api asks for (`Retry-After`), shown as a notice with "retry now" and "stop". Other errors go to `onError`.
+ * api asks for (`Retry-After`), shown as a notice with "retry now" and "stop". Other errors go to `onError`
+ * (null: a new attempt cleared the last one).
  */
-export function useSubmission(onError: (message: string | null) => void) {
+export function useSubmission(onError: (err: unknown) => void) {
   const [sending, setSending] = useState(false);
   const [wait, setWait] = useState<Wait | null>(null);
   const timer = useRef<ReturnType<typeof setTimeout>>();
@@ -36,7 +36,7 @@ export function useSubmission(onError: (message: string | null) => void) {
         return;
       }
       setSending(false);
-      onError(messageOf(err));
+      onError(err);
     }
   };
 

@@ -1,18 +1,11 @@
 import { useState } from 'preact/hooks';
-import { ApiError, type Character, characterApi, fieldErrors } from '../api.js';
+import { type Character, characterApi } from '../api.js';
 import { messageOf, useT } from '../ui.js';
 
 interface Props {
   character: Character | null;
   onSaved: (c: Character) => void;
   onCancel: () => void;
-}
-
-function detailsText(err: unknown): string {
-  const fields = err instanceof ApiError ? fieldErrors(err) : [];
-  if (fields.length > 0)
-    return fields.map((d) => `${d.field.replace(/^body\./, '')}: ${d.message}`).join('; ');
-  return messageOf(err);
 }
 
 export function CharacterForm({ character, onSaved, onCancel }: Props) {
@@ -34,7 +27,7 @@ export function CharacterForm({ character, onSaved, onCancel }: Props) {
     try {
       onSaved(character ? await characterApi.update(character.id, body) : await characterApi.create(body));
     } catch (err) {
-      setError(t('genericError', { message: detailsText(err) }));
+      setError(t('genericError', { message: messageOf(err) }));
     } finally {
       setBusy(false);
     }

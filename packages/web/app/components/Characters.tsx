@@ -1,6 +1,5 @@
 import { useState } from 'preact/hooks';
 import { ApiError, type Character, characterApi } from '../api.js';
-import { parseCardBytes } from '../card.js';
 import { messageOf, useT } from '../ui.js';
 import { CharacterForm } from './CharacterForm.js';
 
@@ -34,19 +33,18 @@ export function Characters({ chars, selectedId, onChange, onChat }: Props) {
     if (!file) return;
     setNote(null);
     try {
-      let card: unknown;
-      try {
-        card = parseCardBytes(new Uint8Array(await file.arrayBuffer()));
-      } catch {
-        setNote({ text: t('badCard'), error: true });
-        return;
-      }
-      const created = await characterApi.importCard(card);
+      // The api reads the card (PNG text chunks or JSON) and says what is wrong with it.
+      const created = await characterApi.importFile(file);
       onChange([...list, created]);
       setNote({ text: t('imported', { name: created.name }), error: false });
     } catch (err) {
-      const invalid = err instanceof ApiError && (err.status === 400 || err.status === 422);
-      setNote({ text: invalid ? t('badCard') : t('genericError', { message: messageOf(err) }), error: true });
+      const invalid = err instanceof ApiError && [400, 413, 415, 422].includes(err.status);
+      setNote({
+        text: invalid
+          ? t('badCard', { message: messageOf(err) })
+          : t('genericError', { message: messageOf(err) }),
+        error: true,
+      });
     } finally {
       // The same file can be picked again after a fix.
       input.value = '';
@@ -90,6 +88,9 @@ export function Characters({ chars, selectedId, onChange, onChat }: Props) {
               >
                 <span class="item-title">{c.name}</span>
                 {c.persona && <span class="item-sub">{c.persona}</span>}
+                {c.lorebook_entries > 0 && (
+                  <span class="item-sub">{t('lorebookEntries', { n: c.lorebook_entries })}</span>
+                )}
               </button>
               {confirming === c.id ? (
                 <span class="confirm">

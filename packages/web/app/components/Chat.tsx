@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ChatSession } from '../chat/types.js';
-import { useChat } from '../chat/use-chat.js';
-import { prefs, type SavedConversation, type TtsChoice } from '../store.js';
+import { type ChatEvents, useChat } from '../chat/use-chat.js';
+import type { SamplingValues } from '../sampling.js';
+import { prefs, type TtsChoice } from '../store.js';
 import { useT } from '../ui.js';
 import { ChatLog } from './ChatLog.js';
 import { Composer } from './Composer.js';
+import { SamplingForm } from './SamplingForm.js';
 import { ScenarioForm } from './ScenarioForm.js';
 import { WaitNotice } from './WaitNotice.js';
 
@@ -12,13 +14,14 @@ interface Props {
   session: ChatSession;
   onBack: () => void;
   onNew: () => void;
-  onSaved: (c: SavedConversation) => void;
+  events: ChatEvents;
 }
 
-export function Chat({ session, onBack, onNew, onSaved }: Props) {
+export function Chat({ session, onBack, onNew, events }: Props) {
   const t = useT();
   const [tts, setTts] = useState<TtsChoice>(prefs.tts);
-  const chat = useChat(session, tts, onSaved);
+  const [sampling, setSampling] = useState<SamplingValues>(prefs.sampling);
+  const chat = useChat(session, tts, sampling, events);
   const name = session.characterName || session.character?.name || '…';
 
   // Opening a chat moves the focus there: to the message box, or on a phone (where that would pop up the
@@ -70,13 +73,24 @@ export function Chat({ session, onBack, onNew, onSaved }: Props) {
         busy={chat.busy}
         onRetry={(m) => void chat.send(m.content, { fromComposer: false, replaces: m.key })}
         onCancel={() => void chat.cancel()}
+        onRegenerate={() => void chat.regenerate()}
+        onSelect={chat.select}
+        onEdit={chat.edit}
       />
       {chat.wait && <WaitNotice wait={chat.wait} onNow={chat.retryNow} onStop={chat.stopWaiting} />}
       {chat.error && (
         <p class="error" role="alert">
-          {t('genericError', { message: chat.error })}
+          {chat.error}
         </p>
       )}
+      <SamplingForm
+        values={sampling}
+        invalid={chat.invalid}
+        onChange={(v) => {
+          prefs.setSampling(v);
+          setSampling(v);
+        }}
+      />
       <Composer
         value={chat.text}
         onInput={chat.setText}

@@ -1,6 +1,8 @@
+import { useState } from 'preact/hooks';
 import type { Msg } from '../chat/types.js';
 import { type ReplyState, waiting } from '../reply-state.js';
 import { type useT as UseT, useT } from '../ui.js';
+import { type MessageActions, MessageEditor, MessageTools } from './MessageTools.js';
 import { Speech } from './Speech.js';
 
 interface Props {
@@ -10,25 +12,33 @@ interface Props {
   live?: ReplyState | undefined;
   onCancel?: (() => void) | null | undefined;
   onRetry?: (() => void) | null | undefined;
+  /** Alternatives, regenerate and edit, for a message the api has stored. */
+  actions?: MessageActions | undefined;
 }
 
 /**
  * One message. The reply in flight and the finished reply are the same element (same key, same
  * component), so its `<audio>` is not replaced when the stream ends.
  */
-export function MessageItem({ msg, name, live, onCancel, onRetry }: Props) {
+export function MessageItem({ msg, name, live, onCancel, onRetry, actions }: Props) {
   const t = useT();
+  const [editing, setEditing] = useState(false);
   const status = live ? statusText(t, live, name) : null;
   const textDone = !live || live.phase === 'streamed' || live.phase === 'completed';
   return (
     <li
       class={`msg ${msg.role}${live ? ' live' : ''}`}
       data-job-id={msg.jobId ?? undefined}
+      data-index={msg.stored?.index}
       data-phase={live?.phase}
       aria-busy={live && !textDone ? 'true' : undefined}
     >
       <span class="msg-who">{msg.role === 'user' ? t('you') : name}</span>
-      {(msg.content !== '' || !status) && <p class="msg-text">{msg.content}</p>}
+      {editing && actions?.onEdit ? (
+        <MessageEditor text={msg.content} onSave={actions.onEdit} onDone={() => setEditing(false)} />
+      ) : (
+        (msg.content !== '' || !status) && <p class="msg-text">{msg.content}</p>
+      )}
       {status && (
         <p class={live?.backendTrouble ? 'notice-inline warn' : 'notice-inline'} role="status">
           {live?.phase === 'queued' && !live.backendTrouble && <span class="dots" aria-hidden="true" />}
@@ -37,6 +47,9 @@ export function MessageItem({ msg, name, live, onCancel, onRetry }: Props) {
       )}
       {msg.role === 'assistant' && msg.jobId && (textDone || msg.tts) && (
         <Speech jobId={msg.jobId} tts={msg.tts} autoplay={msg.autoplay} />
+      )}
+      {msg.stored && actions && !editing && (
+        <MessageTools stored={msg.stored} actions={actions} onStartEdit={() => setEditing(true)} />
       )}
       {onCancel && (
         <button type="button" class="small stop" onClick={onCancel}>

@@ -1,17 +1,31 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type Character, characterApi, type UserView } from '../api.js';
+import {
+  type Character,
+  type ConversationSummary,
+  characterApi,
+  conversationApi,
+  type UserView,
+} from '../api.js';
 import type { ChatSession } from '../chat/types.js';
-import { conversations, openConversation, pending, type SavedConversation } from '../store.js';
+import { useConversations } from '../chat/use-conversations.js';
+import { openConversation, pending, scenarios } from '../store.js';
 import { messageOf, newKey, useT } from '../ui.js';
 import { Characters } from './Characters.js';
 import { Chat } from './Chat.js';
+import { Conversations } from './Conversations.js';
+
+/** The title a new conversation gets from its first message (the person can rename it). */
+const TITLE_CHARS = 60;
 
 export function Workspace({ user }: { user: UserView }) {
   const t = useT();
   const [chars, setChars] = useState<Character[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [convs, setConvs] = useState<SavedConversation[]>(() => conversations.list(user.id));
+  const showError = (err: unknown) => setLoadError(t('genericError', { message: messageOf(err) }));
+  const convs = useConversations(showError);
   const [session, setSession] = useState<ChatSession | null>(null);
+  // The conversation on screen, also once a new chat's first message made one.
+  const [openId, setOpenId] = useState<string | null>(null);
   // On a phone only one pane fits: the lists or the chat.
   const [view, setView] = useState<'list' | 'chat'>('list');
 
@@ -21,48 +35,48 @@ export function Workspace({ user }: { user: UserView }) {
       .then(setChars)
       .catch((err) => {
         setChars([]);
-        setLoadError(t('genericError', { message: messageOf(err) }));
+        showError(err);
       });
   }, [t]);
 
-  const openSaved = (c: SavedConversation, list: Character[]) => {
-    const character = list.find((x) => x.id === c.characterId) ?? null;
-    openConversation.set(c.id);
+  const characterName = (id: string | null) => chars?.find((c) => c.id === id)?.name ?? '';
+
+  const open = (id: string, characterId: string | null, list: Character[]) => {
+    const character = list.find((x) => x.id === characterId) ?? null;
+    openConversation.set(id);
+    setOpenId(id);
     setSession({
       key: newKey(),
       character,
-      characterId: c.characterId,
-      characterName: character?.name ?? c.characterName,
-      conversationId: c.id,
-      scenario: c.scenario,
+      characterId,
+      characterName: character?.name ?? '',
+      conversationId: id,
+      scenario: scenarios.get(user.id, id) ?? {},
     });
     setView('chat');
   };
 
   // After a reload: the reply in flight first, else the conversation that was open.
   useEffect(() => {
-    if (chars === null || session) return;
+    if (chars === null || convs.items === null || session) return;
     const p = pending.get();
     const id = p?.conversationId ?? openConversation.get();
-    const saved = convs.find((c) => c.id === id);
-    if (saved) openSaved(saved, chars);
-    else if (p) {
-      openSaved(
-        {
-          id: p.conversationId,
-          title: '',
-          characterId: p.characterId,
-          characterName: '',
-          scenario: {},
-          updatedAt: 0,
-        },
-        chars,
-      );
+    if (!id) return;
+    const listed = convs.items.find((c) => c.conversation_id === id);
+    if (listed) open(id, listed.character_id, chars);
+    else if (p) open(id, p.characterId, chars);
+    else {
+      // Further down the list than the first page (or gone: then nothing is opened).
+      conversationApi
+        .get(id)
+        .then((c) => open(id, c.character_id, chars))
+        .catch(() => openConversation.set(null));
     }
-  }, [chars]);
+  }, [chars, convs.items === null]);
 
   const startWith = (c: Character) => {
     openConversation.set(null);
+    setOpenId(null);
     setSession({
       key: newKey(),
       character: c,
@@ -72,6 +86,17 @@ export function Workspace({ user }: { user: UserView }) {
       scenario: {},
     });
     setView('chat');
+  };
+
+  const removed = (id: string) => {
+    scenarios.remove(user.id, id);
+    if (pending.get()?.conversationId === id) pending.set(null);
+    if (openId === id) {
+      openConversation.set(null);
+      setOpenId(null);
+      setSession(null);
+      setView('list');
+    }
   };
 
   return (
@@ -88,30 +113,13 @@ export function Workspace({ user }: { user: UserView }) {
           onChange={setChars}
           onChat={startWith}
         />
-        <section class="panel" aria-labelledby="conv-title">
-          <h2 id="conv-title">{t('conversations')}</h2>
-          {convs.length === 0 ? (
-            <p class="muted">{t('noConversations')}</p>
-          ) : (
-            <ul class="list">
-              {convs.map((c) => (
-                <li key={c.id}>
-                  <button
-                    type="button"
-                    class="list-item"
-                    aria-current={session?.conversationId === c.id ? 'true' : undefined}
-                    onClick={() => openSaved(c, chars ?? [])}
-                  >
-                    <span class="item-title">{c.title}</span>
-                    <span class="item-sub">
-                      {c.characterName} · {new Date(c.updatedAt).toLocaleString()}
-                    </span>
-                  </button>
-                </li>
-              ))}
-            </ul>
-          )}
-        </section>
+        <Conversations
+          list={convs}
+          characterName={characterName}
+          openId={openId}
+          onOpen={(c: ConversationSummary) => open(c.conversation_id, c.character_id, chars ?? [])}
+          onRemoved={removed}
+        />
       </aside>
       <main class="chat-pane">
         {session ? (
@@ -120,11 +128,18 @@ export function Workspace({ user }: { user: UserView }) {
             session={session}
             onBack={() => setView('list')}
             onNew={() => session.character && startWith(session.character)}
-            onSaved={(c) => {
-              openConversation.set(c.id);
-              // A conversation keeps the title of its first message.
-              const title = convs.find((x) => x.id === c.id)?.title || c.title;
-              setConvs(conversations.upsert(user.id, { ...c, title }));
+            events={{
+              onTurn: ({ id, scenario, firstMessage }) => {
+                openConversation.set(id);
+                setOpenId(id);
+                scenarios.set(user.id, id, scenario);
+                // A new conversation is named after its first message; the list shows it at once.
+                const named = firstMessage
+                  ? conversationApi.rename(id, firstMessage.slice(0, TITLE_CHARS)).catch(() => null)
+                  : Promise.resolve();
+                void named.then(convs.refresh);
+              },
+              onChanged: () => void convs.refresh(),
             }}
           />
         ) : (

@@ -107,7 +107,12 @@ export async function submitRegeneration(
       if (sampling) data.params = { ...base.params, ...sampling };
       const tts: TtsInfo = data.tts
         ? { status: 'pending', mode: data.tts_mode, voice_id: data.voice_id ?? data.character.voice_id }
-        : { status: 'skipped', mode: data.tts_mode, reason: 'not requested' };
+        : {
+            status: 'skipped',
+            mode: data.tts_mode,
+            // Said the way POST /chat/jobs says it, so a client can tell "off here" from "not asked for".
+            reason: deps.config.tts.engine === 'none' ? 'TTS_ENGINE=none' : 'not requested',
+          };
       return { data, tts, head: jobId };
     } catch (err) {
       // Out of line again, so that the conversation is not left busy by a job that never existed.
