@@ -34,17 +34,18 @@ export function createChatContext(o: ChatContextOptions) {
     keys,
     o.retentionSeconds * CONVERSATION_RETENTION_FACTOR,
   );
+  const fair = new FairShare(o.redis, keys, o.fairShare);
   const pool = new ChatPool({
     servers: o.servers ?? [{ name: SINGLE_SERVER, concurrency: 1, models: null }],
     keys,
     redis: o.redis,
     queueRedis: o.queueRedis,
     retry: o.retry,
+    fair,
   });
   const first = pool.names[0]!;
   const conversationAdmin = new ConversationAdmin(o.redis, keys, conversations.ttlSeconds);
   const ttsQueue = createTtsQueue(o.queueRedis, keys);
-  const fair = new FairShare(o.redis, keys, o.fairShare);
   return {
     keys,
     jobs,

@@ -6,6 +6,8 @@ import type { JobStore } from './job-store.js';
 /** Puts a job on a chat queue: the pool's routing (`ChatPool.add`) picks which server's. */
 export interface ChatPlacer {
   add(data: ChatJobData, priority: number): Promise<unknown>;
+  /** True when the placer takes each job's fair-share ticket on the server it picks (a pool). */
+  readonly ticketsOnPlacement?: boolean;
 }
 
 /**
@@ -28,6 +30,8 @@ export class ChatDispatcher {
    * turn) reuses it. 0 when fair share is off.
    */
   async ticket(owner: string): Promise<number> {
+    // A pool takes the ticket on the server it places the job on.
+    if (this.placer.ticketsOnPlacement) return 0;
     return (await this.fair.enqueue(owner)) ?? 0;
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from './keys.js';
+import { type Keys, SINGLE_SERVER } from './keys.js';
 import { luaScript } from './lua.js';
 
 /**
@@ -52,19 +52,32 @@ export class FairShare {
     this.leaveScript = luaScript(redis, 'gwFairLeave', 1, LEAVE);
   }
 
-  /** The BullMQ priority for a new waiting job of `owner`, or undefined when fair share is off. */
-  async enqueue(owner: string): Promise<number | undefined> {
+  /**
+   * The owner's counters: in a pool, one set per server, so that each server's line is fair on its own
+   * (a user's backlog on one server does not push their job on another to the back).
+   */
+  private counters(owner: string, server?: string | null): string {
+    return server && server !== SINGLE_SERVER
+      ? this.keys.fairUserOn(owner, server)
+      : this.keys.fairUser(owner);
+  }
+
+  /**
+   * The BullMQ priority for a new waiting job of `owner` (on pool server `server`), or undefined when
+   * fair share is off.
+   */
+  async enqueue(owner: string, server?: string | null): Promise<number | undefined> {
     if (!this.enabled) return undefined;
     const ticket = Number(
-      await this.enqueueScript(this.keys.fairUser(owner), this.keys.fairWeight(owner), this.ttlSeconds),
+      await this.enqueueScript(this.counters(owner, server), this.keys.fairWeight(owner), this.ttlSeconds),
     );
     return Math.min(MAX_PRIORITY, Math.max(1, Math.ceil(ticket * SCALE)));
   }
 
-  /** One of `owner`'s jobs left the waiting line. */
-  async leave(owner: string): Promise<void> {
+  /** One of `owner`'s jobs left the waiting line (of pool server `server`). */
+  async leave(owner: string, server?: string | null): Promise<void> {
     if (!this.enabled) return;
-    await this.leaveScript(this.keys.fairUser(owner));
+    await this.leaveScript(this.counters(owner, server));
   }
 
   async weight(owner: string): Promise<number> {

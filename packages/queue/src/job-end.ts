@@ -19,6 +19,8 @@ export interface EndingJob {
   id: string;
   owner: string;
   conversationId: string;
+  /** The pool server it was placed on (its fair-share line); null or absent in a pool of one. */
+  server?: string | null;
 }
 
 /**
@@ -48,7 +50,9 @@ export async function afterJobEnd(deps: JobEndDeps, job: EndingJob, r: FinishRes
   await Promise.all([
     deps.userJobs?.release(job.owner, job.id),
     deps.dispatcher.advance(job.conversationId, job.id),
-    r.finished && r.attempt === 0 && r.priority > 0 ? deps.dispatcher.fair.leave(job.owner) : null,
+    r.finished && r.attempt === 0 && r.priority > 0
+      ? deps.dispatcher.fair.leave(job.owner, job.server)
+      : null,
     r.finished && r.status === 'completed' && r.runMs !== null ? deps.stats?.recordJobTime(r.runMs) : null,
   ]);
 }

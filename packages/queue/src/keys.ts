@@ -30,6 +30,8 @@ export interface Keys {
   cancelChannel(): string;
   fairUser(owner: string): string;
   fairWeight(owner: string): string;
+  /** A user's fair-share counters on one server of a pool (same hash tag as `fairUser`). */
+  fairUserOn(owner: string, server: string): string;
   backendState(): string;
   /**
    * The chat queue of one GPU server. Each server's queue, statistics and state share the hash tag
@@ -88,6 +90,7 @@ export function createKeys(prefix: string): Keys {
     cancelChannel: () => `${prefix}:cancel`,
     fairUser: (owner) => `${prefix}:fair:{${owner}}`,
     fairWeight: (owner) => `${prefix}:fair:{${owner}}:weight`,
+    fairUserOn: (owner, server) => `${prefix}:fair:{${owner}}:on:${server}`,
     backendState: () => `${prefix}:backend`,
     chatQueue: (server) => (server === SINGLE_SERVER ? QUEUE.chat : `{chat-${server}}`),
     serverStats: (server) =>

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChatJobData } from '@gateway/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendState } from './backend-state.js';
+import { FairShare } from './fair-share.js';
 import { JobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { ChatPool } from './pool.js';
@@ -154,5 +155,46 @@ describe('ChatPool', () => {
     );
     // With its own line now, b takes no more.
     expect(await pool.steal('b')).toBe(0);
+  });
+
+  it('keeps fair share per server: a user busy on one server is not pushed back on another', async () => {
+    await Promise.all(['a', 'b'].map((n) => pool.queue(n).obliterate({ force: true })));
+    const fairPool = new ChatPool({
+      servers,
+      keys,
+      redis,
+      queueRedis: redis,
+      retry: { attempts: 2, backoffMs: 10 },
+      fair: new FairShare(redis, keys, true),
+    });
+    const submit = async (owner: string) => {
+      const d = { ...jobData(), owner };
+      await jobs.create(d);
+      const placed = await fairPool.add(d, 0);
+      return { id: d.job_id, server: placed.server, priority: (await jobs.get(d.job_id))?.priority };
+    };
+    // u fills b's line; then, with b down, u and v both wait on a.
+    await state('a').markDown('test');
+    const onB = [await submit('u'), await submit('u'), await submit('u')];
+    expect(onB.map((j) => j.server)).toEqual(['b', 'b', 'b']);
+    await state('a').markUp();
+    await state('b').markDown('test');
+    const v1 = await submit('v');
+    const v2 = await submit('v');
+    const u1 = await submit('u');
+    expect([v1, v2, u1].map((j) => j.server)).toEqual(['a', 'a', 'a']);
+    // On a, u's first job there ranks with v's first, ahead of v's second: u's backlog on b does not count.
+    expect(u1.priority).toBe(v1.priority);
+    expect(u1.priority!).toBeLessThan(v2.priority!);
+    const order = (await fairPool.queue('a').getJobs(['prioritized'], 0, -1, true)).map((j) => j.id);
+    expect(order.indexOf(u1.id)).toBeLessThan(order.indexOf(v2.id));
+    // Failover: b's jobs move to a and take tickets of a's line there (after u's job already on a).
+    await state('b').markDown('test');
+    await state('a').markUp();
+    expect(await fairPool.moveWaiting('b')).toBe(3);
+    const moved = await Promise.all(onB.map(async (j) => (await jobs.get(j.id))?.priority));
+    expect(moved.every((p) => p! > u1.priority!)).toBe(true);
+    await state('b').markUp();
+    await fairPool.close();
   });
 });

@@ -2,6 +2,7 @@ import type { ChatJobData } from '@gateway/contracts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BackendState } from './backend-state.js';
+import type { FairShare } from './fair-share.js';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
 import { QueueStats } from './queue-stats.js';
@@ -9,27 +10,33 @@ import { chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
 import { expectedWaitMs, type Route, route, type ServerLoad, servesModel } from './routing.js';
 
 /**
- * KEYS: job record. ARGV: mode, expected server ('' = none yet), new server, attempt (mode `requeue`).
- * Names the server a job runs on; the record is the one arbiter, so a job sitting in two queues at once
- * (a move half done, two dispatchers racing) still runs on one server only (START_JOB checks it).
+ * KEYS: job record. ARGV: mode, expected server ('' = none yet), new server, attempt (mode `requeue`),
+ * priority ('' = keep). Names the server a job runs on; the record is the one arbiter, so a job sitting in
+ * two queues at once (a move half done, two dispatchers racing) still runs on one server only (START_JOB
+ * checks it). The priority is the job's fair-share ticket on that server.
  * - `new`: a job not yet placed (no server), still queued.
- * - `move`: a waiting job leaves `expected` (its server failed).
+ * - `move`: a waiting job leaves `expected` (its server failed, or an idle server takes it).
  * - `requeue`: a job cut off mid-generation on `expected`, at `attempt`, goes back to waiting elsewhere.
- * Returns 1 when changed, else 0 and the record's current server (or '' when the record is gone).
+ * Returns {1, server, priority} when changed, else {0, the record's server ('' when gone), its priority}.
  */
 const ASSIGN_SERVER = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'server', 'attempt')
-if not h[1] then return {0, ''} end
+local h = redis.call('HMGET', KEYS[1], 'status', 'server', 'attempt', 'priority')
 local current = h[2] or ''
-if current ~= ARGV[2] then return {0, current} end
+local priority = tonumber(h[4] or '0')
+if not h[1] then return {0, '', 0} end
+if current ~= ARGV[2] then return {0, current, priority} end
 if ARGV[1] == 'requeue' then
-  if h[1] ~= 'running' or h[3] ~= ARGV[4] then return {0, current} end
+  if h[1] ~= 'running' or h[3] ~= ARGV[4] then return {0, current, priority} end
   redis.call('HSET', KEYS[1], 'status', 'queued', 'server', ARGV[3])
 else
-  if h[1] ~= 'queued' then return {0, current} end
+  if h[1] ~= 'queued' then return {0, current, priority} end
   redis.call('HSET', KEYS[1], 'server', ARGV[3])
 end
-return {1, ARGV[3]}
+if ARGV[5] ~= '' then
+  priority = tonumber(ARGV[5])
+  redis.call('HSET', KEYS[1], 'priority', priority)
+end
+return {1, ARGV[3], priority}
 `;
 
 /** KEYS: conversation meta. ARGV: server. Remembers where the conversation ran last (a gone one stays gone). */
@@ -52,6 +59,8 @@ export interface ChatPoolOptions {
   /** BullMQ's connection. */
   queueRedis: Redis;
   retry: RetryPolicy;
+  /** Fair share: in a pool, each job takes its ticket on the server it is placed on. */
+  fair?: FairShare;
 }
 
 interface Member {
@@ -100,6 +109,20 @@ export class ChatPool {
 
   get single(): boolean {
     return this.members.size === 1;
+  }
+
+  /** A pool takes each job's fair-share ticket on the server it picks (see `ChatPlacer`). */
+  get ticketsOnPlacement(): boolean {
+    return !this.single;
+  }
+
+  /** The owner's fair-share ticket on `server` (0: fair share off). */
+  private async ticket(owner: string, server: string): Promise<number> {
+    return (await this.o.fair?.enqueue(owner, server)) ?? 0;
+  }
+
+  private async leaveLine(owner: string, server: string, priority: number): Promise<void> {
+    if (priority > 0) await this.o.fair?.leave(owner, server);
   }
 
   private member(server: string): Member {
@@ -224,18 +247,26 @@ export class ChatPool {
         // A model no server serves was refused at submission; a pool changed since then keeps the job on
         // the first server, where it fails with the backend's own error instead of vanishing.
         const chosen = r.server ?? this.names[0]!;
-        const [ok, current] = (await this.assign(this.o.keys.job(data.job_id), 'new', '', chosen, 0)) as [
-          number,
-          string,
-        ];
+        // Its fair-share ticket on the chosen server's line (given back if another add placed it first).
+        const ticket = await this.ticket(data.owner, chosen);
+        const [ok, current, recorded] = (await this.assign(
+          this.o.keys.job(data.job_id),
+          'new',
+          '',
+          chosen,
+          0,
+          ticket > 0 ? ticket : '',
+        )) as [number, string, number];
+        if (ok !== 1) await this.leaveLine(data.owner, chosen, ticket);
         placement =
           ok === 1 || !current
             ? { server: chosen, route: r.reason }
             : { server: current, route: 'already_placed' };
         if (!this.members.has(placement.server)) placement = { server: chosen, route: r.reason };
+        const prio = ok === 1 ? ticket : Number(recorded) || priority;
         await Promise.all([
           this.remember(data, placement.server),
-          this.enqueue(placement.server, data, priority),
+          this.enqueue(placement.server, data, prio),
         ]);
       } finally {
         this.release(r.server);
@@ -281,22 +312,31 @@ export class ChatPool {
       }
       let ok = 0;
       let current = '';
+      let ticket = 0;
       try {
-        [ok, current] = (await this.assign(this.o.keys.job(job.id), 'move', from, r.server, 0)) as [
-          number,
-          string,
-        ];
+        ticket = (job.opts.priority ?? 0) > 0 ? await this.ticket(data.owner, r.server) : 0;
+        [ok, current] = (await this.assign(
+          this.o.keys.job(job.id),
+          'move',
+          from,
+          r.server,
+          0,
+          ticket > 0 ? ticket : '',
+        )) as [number, string];
       } catch (err) {
         this.release(r.server);
         throw err;
       }
       if (ok === 1) {
+        // It leaves `from`'s line for the new server's, with a ticket of that line.
         await Promise.all([
           this.remember(data, r.server),
-          this.enqueue(r.server, data, job.opts.priority ?? 0),
+          this.enqueue(r.server, data, ticket || (job.opts.priority ?? 0)),
+          this.leaveLine(data.owner, from, job.opts.priority ?? 0),
         ]).finally(() => this.release(r.server));
         moved++;
       } else {
+        await this.leaveLine(data.owner, r.server, ticket);
         this.release(r.server);
       }
       if (ok !== 1 && current === from) {
@@ -319,10 +359,15 @@ export class ChatPool {
     const r = await this.pick(data, from, true);
     try {
       if (!r.server || r.reason === 'none_healthy') return null;
-      const [ok] = (await this.assign(this.o.keys.job(data.job_id), 'requeue', from, r.server, attempt)) as [
-        number,
-        string,
-      ];
+      // It keeps its priority, as a retried job does (it left its line when it started).
+      const [ok] = (await this.assign(
+        this.o.keys.job(data.job_id),
+        'requeue',
+        from,
+        r.server,
+        attempt,
+        '',
+      )) as [number, string];
       if (ok !== 1) return null;
       await Promise.all([this.remember(data, r.server), this.enqueue(r.server, data, priority)]);
       return r.server;
@@ -365,14 +410,26 @@ export class ChatPool {
         const data = job?.data as ChatJobData | undefined;
         if (!job?.id || !data || !servesModel(models, data.model)) continue;
         if (data.kind === 'roleplay' && data.turn > 1) continue;
-        const [ok] = (await this.assign(this.o.keys.job(job.id), 'move', donor.name, to, 0)) as [
-          number,
-          string,
-        ];
-        if (ok !== 1) continue;
+        const ticket = (job.opts.priority ?? 0) > 0 ? await this.ticket(data.owner, to) : 0;
+        const [ok] = (await this.assign(
+          this.o.keys.job(job.id),
+          'move',
+          donor.name,
+          to,
+          0,
+          ticket > 0 ? ticket : '',
+        )) as [number, string];
+        if (ok !== 1) {
+          await this.leaveLine(data.owner, to, ticket);
+          continue;
+        }
         free--;
         moved++;
-        await Promise.all([this.remember(data, to), this.enqueue(to, data, job.opts.priority ?? 0)]);
+        await Promise.all([
+          this.remember(data, to),
+          this.enqueue(to, data, ticket || (job.opts.priority ?? 0)),
+          this.leaveLine(data.owner, donor.name, job.opts.priority ?? 0),
+        ]);
         // A copy the donor's worker takes meanwhile is forwarded, not run (the record names `to`).
         await job.remove().catch(() => {});
       }

@@ -247,7 +247,12 @@ async function serveServer(server: PoolServer) {
       code: 'job_stalled',
       message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
     };
-    const ending = { id: job.data.job_id, owner: job.data.owner, conversationId: job.data.conversation_id };
+    const ending = {
+      id: job.data.job_id,
+      owner: job.data.owner,
+      conversationId: job.data.conversation_id,
+      server: backend,
+    };
     void endJob(
       { jobs, dispatcher, userJobs, stats: pool.stats(backend) },
       ending,

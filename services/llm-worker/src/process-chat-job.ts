@@ -144,7 +144,7 @@ export async function processChatJob(
     };
     if (!rec) {
       // Gone (expired): give its slot back and let its conversation go on.
-      await afterJobEnd(deps, endingOf(data), notEnded);
+      await afterJobEnd(deps, endingOf(data, deps), notEnded);
       return { outcome: 'expired' };
     }
     await afterEnd(data, recordOutcome(rec), deps, notEnded);
@@ -155,7 +155,8 @@ export async function processChatJob(
   const began = Date.now();
   // The job left its owner's waiting line: the owner's next job may take the front again (fair share).
   // It goes out alongside the prompt's reads; it is awaited before the job ends.
-  const leftLine = attempt === 1 ? deps.dispatcher.fair.leave(data.owner) : Promise.resolve();
+  const leftLine =
+    attempt === 1 ? deps.dispatcher.fair.leave(data.owner, deps.placement?.server) : Promise.resolve();
   leftLine.catch((err: unknown) => log.warn({ err }, 'fair-share count not updated'));
   if (attempt === 1) deps.observe?.queueWait(began - data.created_at);
   const local = new AbortController();
@@ -394,10 +395,12 @@ const recordOutcome = (rec: JobRecord): EndedJob => ({
   ttsPending: rec.tts?.status === 'pending',
 });
 
-const endingOf = (data: ChatJobData): EndingJob => ({
+const endingOf = (data: ChatJobData, deps: ChatJobDeps): EndingJob => ({
   id: data.job_id,
   owner: data.owner,
   conversationId: data.conversation_id,
+  // In a pool, a job that never started leaves the fair-share line of the server it waited on.
+  server: deps.placement?.server ?? null,
 });
 
 /**
@@ -412,13 +415,13 @@ async function afterEnd(
 ): Promise<void> {
   const completed = job.status === 'completed';
   await Promise.all([
-    afterJobEnd(deps, endingOf(data), ended),
+    afterJobEnd(deps, endingOf(data, deps), ended),
     completed && job.reply && speechFollows(data) && job.ttsPending ? deps.handOffTts(data, job.reply) : null,
   ]);
 }
 
 async function cancel(data: ChatJobData, deps: ChatJobDeps): Promise<ChatOutcome> {
-  await endJob(deps, endingOf(data), 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
+  await endJob(deps, endingOf(data, deps), 'cancelled', { tts: { status: 'skipped', reason: 'cancelled' } }, [
     { event: 'done', data: { status: 'cancelled' } },
   ]);
   return { outcome: 'cancelled' };
@@ -428,7 +431,7 @@ async function fail(data: ChatJobData, error: GatewayError, deps: ChatJobDeps): 
   const info = { code: error.code, message: error.message };
   await endJob(
     deps,
-    endingOf(data),
+    endingOf(data, deps),
     'failed',
     { error: info, tts: { status: 'skipped', reason: 'no reply' } },
     [
