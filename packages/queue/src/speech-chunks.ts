@@ -138,6 +138,24 @@ export class SpeechChunks {
     );
   }
 
+  /**
+   * The first chunk of a sealed attempt that is not out yet (null: none, or not sealed). The seal watches
+   * it: a chunk whose job was never queued or failed for good would otherwise hold the reply's speech.
+   */
+  async firstUnreleased(id: string, attempt: number): Promise<number | null> {
+    const [next, total] = await this.redis.hmget(
+      this.keys.job(id),
+      `tts_c:${attempt}:next`,
+      `tts_c:${attempt}:total`,
+    );
+    if (total === null || total === undefined) return null;
+    const all = Number(total);
+    for (let n = Number(next ?? 0); n < all; n++) {
+      if ((await this.redis.hexists(this.keys.job(id), `tts_c:${attempt}:${n}`)) === 0) return n;
+    }
+    return null;
+  }
+
   /** How many chunks the attempt made and the first failure among them, if any. */
   async summary(id: string, attempt: number): Promise<{ total: number; failure: string | null }> {
     const [total, failure] = await this.redis.hmget(
@@ -148,6 +166,10 @@ export class SpeechChunks {
     return { total: Number(total ?? 0), failure: failure ?? null };
   }
 }
+
+/** The BullMQ id of a chunk's TTS job. */
+export const ttsChunkJobId = (chatJobId: string, attempt: number, chunk: number) =>
+  `${chatJobId}-tts-a${attempt}-c${chunk}`;
 
 /**
  * A chunk's TTS job: one BullMQ id per attempt and chunk (adding it twice is a no-op). A reply's first
@@ -161,7 +183,7 @@ export function ttsChunkJobOptions(
   retry: RetryPolicy,
 ): JobsOptions {
   return {
-    jobId: `${chatJobId}-tts-a${attempt}-c${chunk}`,
+    jobId: ttsChunkJobId(chatJobId, attempt, chunk),
     priority: chunk === 0 ? 1 : 2,
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
