@@ -12,7 +12,7 @@ import {
   ttsChunkJobOptions,
   ttsSealJobOptions,
 } from '@gateway/queue';
-import { type Job, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplySpeech, type SpeechSink } from '../services/llm-worker/src/reply-speech.js';
@@ -237,5 +237,73 @@ describe("a reply's speech always ends", () => {
       await stopProcess(worker);
       await queue.close();
     }
+  });
+});
+
+describe("chunk audio of a restarted reply (attempt 2) is that attempt's", () => {
+  it("?chunk=N serves the current attempt's audio, even when a replaced attempt writes late", async () => {
+    const data = await runningChat();
+    const id = data.job_id;
+    const real = espeak();
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered = () => {};
+    const synthesizing = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    // Attempt 1's TTS server is slow: its chunk 0 is still being synthesized when attempt 2 takes over.
+    const slow: TtsEngine = {
+      name: real.name,
+      skip: false,
+      voiceBound: false,
+      currentVoice: () => null,
+      check: async () => {},
+      close: async () => {},
+      resolveVoice: (v) => real.resolveVoice(v),
+      synthesize: async (req: SynthesisRequest) => {
+        entered();
+        await gate;
+        return real.synthesize(req);
+      },
+    };
+    const late = processChunkJob(chunkData(data, 1, 0, 'The first attempt said this.'), chunkDeps(slow), ctx);
+    await synthesizing;
+    // The llm-worker died; the reply runs again as attempt 2 and its chunk 0 is spoken first.
+    expect(await jobs.start(id)).toMatchObject({ started: true, attempt: 2 });
+    const second = 'The second attempt says something else.';
+    expect(await processChunkJob(chunkData(data, 2, 0, second), chunkDeps(real), ctx)).toMatchObject({
+      outcome: 'completed',
+    });
+    open();
+    expect(await late).toMatchObject({ outcome: 'completed' });
+
+    const got = await audio(id, 0);
+    expect(got.status).toBe(200);
+    expect(Buffer.compare(pcm(got.body), say(second))).toBe(0);
+    const sent = spoken(await events(id, (e) => e.event === 'tts'));
+    expect(sent).toEqual([expect.objectContaining({ chunk: 0, attempt: 2 })]);
+  });
+});
+
+describe('polling sees speech progress', () => {
+  it('GET /chat/jobs/:id says running with the chunks ready so far, then the final tts', async () => {
+    const data = await runningChat();
+    const id = data.job_id;
+    const deps = chunkDeps(espeak());
+    expect((await view(id)).tts).toMatchObject({ status: 'pending' });
+    await processChunkJob(chunkData(data, 1, 0, SENTENCES[0]!), deps, ctx);
+    expect((await view(id)).tts).toMatchObject({ status: 'running', chunks_ready: 1 });
+    // The reply ends while its speech goes on: still running, not pending again.
+    await completeChat(data, SENTENCES.slice(0, 2).join(' '));
+    expect((await view(id)).tts).toMatchObject({ status: 'running', chunks_ready: 1 });
+    await processChunkJob(chunkData(data, 1, 1, SENTENCES[1]!), deps, ctx);
+    expect((await view(id)).tts).toMatchObject({ status: 'running', chunks_ready: 2 });
+    const seal = { ...chunkData(data, 1, 0, ''), chunk: undefined, chunks: 2 };
+    expect(await processChunkJob(seal, deps, ctx)).toMatchObject({ outcome: 'completed' });
+    const done = (await view(id)).tts;
+    expect(done).toMatchObject({ status: 'completed', audio_url: `/chat/jobs/${id}/audio` });
+    expect(done?.chunks_ready).toBeUndefined();
   });
 });

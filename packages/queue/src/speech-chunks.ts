@@ -13,7 +13,8 @@ import type { RetryPolicy } from './queues.js';
  * chunk (or seals after it) gets `complete` once and assembles the whole reply's audio.
  *
  * Record fields per attempt A: `tts_c:A:N` the event of chunk N ('' when it has nothing to say),
- * `tts_c:A:next` the first chunk not yet sent, `tts_c:A:total` the count, `tts_c:A:failed` the first
+ * `tts_c:A:next` the first chunk not yet sent, `tts_c:A:ready` how many chunk events were sent (the
+ * progress polling clients see), `tts_c:A:total` the count, `tts_c:A:failed` the first
  * failure, `tts_c:A:complete` the claim of the assembler.
  */
 
@@ -33,7 +34,10 @@ local function advance(p, ttl)
     n = n + 1
   end
   redis.call('HSET', KEYS[1], p .. 'next', n)
-  if sent > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+  if sent > 0 then
+    redis.call('HINCRBY', KEYS[1], p .. 'ready', sent)
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
   local total = redis.call('HGET', KEYS[1], p .. 'total')
   if total and tonumber(total) == n and redis.call('HSETNX', KEYS[1], p .. 'complete', '1') == 1 then
     return 1
@@ -165,6 +169,27 @@ export class SpeechChunks {
     );
     return { total: Number(total ?? 0), failure: failure ?? null };
   }
+}
+
+/**
+ * Which attempt's audio `?chunk=N` of a job serves: the current attempt's, when that chunk was spoken while
+ * the reply streamed (its event is stored; chunk audio is kept per attempt), else none (undefined): the
+ * chunks of speech made after the reply (delayed, on_click, a re-run asked with POST .../tts).
+ */
+export async function chunkAudioAttempt(
+  redis: Redis,
+  keys: Keys,
+  id: string,
+  attempt: number,
+  n: number,
+): Promise<number | undefined> {
+  const [run, event] = await redis.hmget(keys.job(id), 'tts_run', `tts_c:${attempt}:${n}`);
+  return !Number(run ?? 0) && event ? attempt : undefined;
+}
+
+/** How many chunk `tts` events of the attempt were sent so far: speech progress for polling clients. */
+export async function chunksReady(redis: Redis, keys: Keys, id: string, attempt: number): Promise<number> {
+  return Number((await redis.hget(keys.job(id), `tts_c:${attempt}:ready`)) ?? 0);
 }
 
 /** The BullMQ id of a chunk's TTS job. */

@@ -60,7 +60,7 @@ export async function processChunkJob(
           speed: deps.settings.speed,
           signal: ctx.signal,
         });
-        await deps.store.write({ id, chunk: n }, 'audio/wav', wav.wav);
+        await deps.store.write({ id, chunk: n, attempt }, 'audio/wav', wav.wav);
         event = {
           status: 'running',
           mode: data.mode,
@@ -164,7 +164,7 @@ async function assemble(data: TtsJobData, deps: ChunkJobDeps, attempt: number): 
   }
   const parts: Buffer[] = [];
   for (let n = 0; n < total; n++) {
-    const part = await deps.store.read({ id, chunk: n });
+    const part = await deps.store.read({ id, chunk: n, attempt });
     if (part) parts.push(part);
   }
   const info = (status: TtsInfo['status'], extra: Partial<TtsInfo>): TtsInfo => ({
