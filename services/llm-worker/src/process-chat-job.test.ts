@@ -1,6 +1,8 @@
 import { GatewayError } from '@gateway/contracts';
+import { createLogger } from '@gateway/logger';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { processChatJob, toGatewayError } from './process-chat-job.js';
+import { type ChatJobDeps, processChatJob, toGatewayError } from './process-chat-job.js';
+import { ReplySpeech } from './reply-speech.js';
 import { type ChatHarness, startChatHarness, tokenText } from './testing/chat-harness.js';
 
 let h: ChatHarness;
@@ -139,5 +141,46 @@ describe('processChatJob', () => {
     expect(toGatewayError(new Error('x'), aborted.signal).code).toBe('cancelled');
     const typed = new GatewayError('context_too_long', 'long');
     expect(toGatewayError(typed)).toBe(typed);
+  });
+});
+
+describe('speech while the reply streams', () => {
+  it('sends the last sentence to speech when the stream ends, before the reply is stored and handed off', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    const order: string[] = [];
+    let speech: ReplySpeech | null = null;
+    const deps: ChatJobDeps = {
+      ...h.deps(),
+      replySpeech: (d, attempt) => {
+        speech = new ReplySpeech(d, attempt, {
+          sink: {
+            chunk: async (_d, _a, n) => {
+              order.push(`chunk ${n}`);
+            },
+            seal: async (_d, _a, total) => {
+              order.push(`seal ${total}`);
+            },
+          },
+          stripActions: true,
+          maxChars: 2_000,
+          log: createLogger({ service: 'test', level: 'silent' }),
+        });
+        return speech;
+      },
+      // As the llm-worker's hand-off does: the seal after the reply.
+      handOffTts: async () => {
+        order.push('hand-off');
+        await speech?.finish();
+      },
+    };
+    const out = await processChatJob(data, deps, once);
+    expect(out.outcome).toBe('completed');
+    const total = Number(order.at(-1)?.split(' ')[1]);
+    expect(total).toBeGreaterThan(1);
+    expect(order).toEqual([
+      ...Array.from({ length: total }, (_, n) => `chunk ${n}`),
+      'hand-off',
+      `seal ${total}`,
+    ]);
   });
 });

@@ -32,7 +32,13 @@ export interface ChatJobDeps {
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
   observe?: ChatObserver;
   /** Sees the reply's text as it streams (speech starts with its first sentence); null: not this job. */
-  replySpeech?: (data: ChatJobData, attempt: number) => ((delta: string) => void) | null;
+  replySpeech?: (data: ChatJobData, attempt: number) => StreamingSpeech | null;
+}
+
+/** Speech of a reply while it streams: each token, then the end of the stream. */
+export interface StreamingSpeech {
+  onToken(delta: string): void;
+  onEnd(): void;
 }
 
 /** Where a job's timings go (Prometheus in production); every figure in milliseconds or counts. */
@@ -132,8 +138,9 @@ export async function processChatJob(
       }
       if (tokens === 3) failpoint('mid_stream');
       buffer.push(delta);
-      speak?.(delta);
+      speak?.onToken(delta);
     }).finally(() => deps.observe?.inFlight(-1));
+    speak?.onEnd();
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);

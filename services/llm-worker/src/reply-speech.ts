@@ -43,9 +43,17 @@ export class ReplySpeech {
     for (const text of this.splitter.push(delta)) this.send(text);
   };
 
-  /** After the reply: the held-back rest, then the seal. Idempotent through the jobs' ids. */
-  async finish(): Promise<number> {
+  /**
+   * The stream ended: its last sentence is complete now, so the held-back rest goes to speech at once,
+   * before the reply is stored and announced (the seal follows after that).
+   */
+  onEnd = (): void => {
     for (const text of this.splitter.end()) this.send(text);
+  };
+
+  /** After the reply: the held-back rest (if the end was not seen), then the seal. Idempotent through the jobs' ids. */
+  async finish(): Promise<number> {
+    this.onEnd();
     await this.adding;
     await this.o.sink.seal(this.data, this.attempt, this.sent);
     return this.sent;
