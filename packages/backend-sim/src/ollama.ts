@@ -99,7 +99,12 @@ function parseChat(
   );
   const numPredict = numOption(body['options'], 'num_predict');
   const limit = numPredict !== undefined && numPredict > 0 ? numPredict : Number.POSITIVE_INFINITY;
-  const { pieces, finishReason } = simReply(messages, limit, state.timing.replyTokens);
+  const { pieces, finishReason } = simReply(
+    messages,
+    limit,
+    state.timing.replyTokens,
+    state.timing.replyStyle,
+  );
   return {
     ...base,
     messages,

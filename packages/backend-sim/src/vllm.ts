@@ -62,10 +62,15 @@ function parseChat(
   if (typeof model !== 'string') return model;
   if (!alternates(messages)) return ROLES;
   const promptTokens = countSimTokens(messages);
-  const { maxModelLen, replyTokens } = state.timing;
+  const { maxModelLen, replyTokens, replyStyle } = state.timing;
   if (promptTokens + (maxTokens ?? 0) > maxModelLen)
     return contextError(maxModelLen, promptTokens, maxTokens ?? 0);
-  const { pieces, finishReason } = simReply(messages, maxTokens ?? maxModelLen - promptTokens, replyTokens);
+  const { pieces, finishReason } = simReply(
+    messages,
+    maxTokens ?? maxModelLen - promptTokens,
+    replyTokens,
+    replyStyle,
+  );
   const requestId = headers['x-request-id'];
   return {
     model,
