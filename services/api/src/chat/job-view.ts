@@ -30,7 +30,8 @@ export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<Queu
 
 /** Speech not ended yet: `running` with the chunks ready so far once the first sentence is spoken. */
 async function speechProgress(deps: ApiDeps, rec: JobRecord): Promise<JobRecord['tts']> {
-  if (rec.tts?.status !== 'pending' || rec.attempt < 1) return rec.tts;
+  // Only realtime speech is spoken while the reply streams; the others need no look.
+  if (rec.tts?.status !== 'pending' || rec.tts.mode !== 'realtime' || rec.attempt < 1) return rec.tts;
   const ready = await chunksReady(deps.redis, deps.keys, rec.id, rec.attempt);
   return ready > 0 ? { ...rec.tts, status: 'running', chunks_ready: ready } : rec.tts;
 }
