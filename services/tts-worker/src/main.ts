@@ -132,15 +132,16 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
       job.data.attempt !== undefined && !job.data.standalone
         ? await processChunkJob(job.data, chunkDeps(jobLog), jobCtx)
         : await processTtsJob(job.data, { engine, store, jobs, isSet, log: jobLog, settings }, jobCtx);
+    if (result.outcome === 'wait' && token) {
+      // A seal looking again in a moment at a chunk still on its way: no outcome yet.
+      await job.moveToDelayed(Date.now() + result.ms, token);
+      throw new DelayedError();
+    }
     jobLog.info({ outcome: result.outcome }, 'tts job ended');
     metrics.jobs.inc({ outcome: result.outcome });
     // The histogram times whole replies; a chunk's time shows in time_to_first_audio.
     if (result.outcome === 'completed' && job.data.attempt === undefined) endTimer();
     if (result.outcome === 'retry') throw result.error;
-    if (result.outcome === 'wait' && token) {
-      await job.moveToDelayed(Date.now() + result.ms, token);
-      throw new DelayedError();
-    }
     if (result.outcome === 'failed')
       throw new UnrecoverableError(`${result.error.code}: ${result.error.message}`);
     return 'result' in result ? result.result : null;
