@@ -184,3 +184,29 @@ describe('speech while the reply streams', () => {
     ]);
   });
 });
+
+describe('queuing speech of a streamed reply', () => {
+  it('tries a failed add again, so one Redis hiccup loses neither a sentence nor the seal', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    const queued: string[] = [];
+    const failedOnce = new Set<string>();
+    // Each add fails the first time, as a command does when the connection drops for a moment.
+    const flaky = async (what: string) => {
+      if (!failedOnce.has(what)) {
+        failedOnce.add(what);
+        throw new Error('Connection is closed.');
+      }
+      queued.push(what);
+    };
+    const speech = new ReplySpeech(data, 1, {
+      sink: { chunk: (_d, _a, n) => flaky(`chunk ${n}`), seal: (_d, _a, total) => flaky(`seal ${total}`) },
+      stripActions: true,
+      maxChars: 2_000,
+      log: createLogger({ service: 'test', level: 'silent' }),
+    });
+    speech.onToken('First sentence is here. Second one follows it. ');
+    speech.onEnd();
+    expect(await speech.finish()).toBe(2);
+    expect(queued).toEqual(['chunk 0', 'chunk 1', 'seal 2']);
+  });
+});
