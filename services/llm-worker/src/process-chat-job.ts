@@ -51,7 +51,13 @@ export interface ChatJobDeps {
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
   observe?: ChatObserver;
   /** Sees the reply's text as it streams (speech starts with its first sentence); null: not this job. */
-  replySpeech?: (data: ChatJobData, attempt: number) => ((delta: string) => void) | null;
+  replySpeech?: (data: ChatJobData, attempt: number) => StreamingSpeech | null;
+}
+
+/** Speech of a reply while it streams: each token, then the end of the stream. */
+export interface StreamingSpeech {
+  onToken(delta: string): void;
+  onEnd(): void;
 }
 
 /** Where a job's timings go (Prometheus in production); every figure in milliseconds or counts. */
@@ -163,7 +169,7 @@ export async function processChatJob(
         }
         if (tokens === 3) failpoint('mid_stream');
         buffer.push(delta);
-        speak?.(delta);
+        speak?.onToken(delta);
       },
       // Said before the first token, so that a streaming `/v1` answer can name it in a header.
       (dropped) =>
@@ -171,6 +177,7 @@ export async function processChatJob(
           { event: 'status', data: { status: 'running', attempt, dropped_messages: dropped } },
         ]),
     ).finally(() => deps.observe?.inFlight(-1));
+    speak?.onEnd();
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
