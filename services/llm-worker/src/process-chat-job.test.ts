@@ -59,6 +59,29 @@ describe('processChatJob', () => {
     expect((await h.chat.jobs.get(data.job_id))?.tts).toMatchObject({ status: 'pending' });
   });
 
+  it('a follow-up step that fails after the reply is stored is retried alone, never the generation', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    let handOffs = 0;
+    const flaky: ChatJobDeps = {
+      ...h.deps(),
+      handOffTts: async () => {
+        handOffs += 1;
+        if (handOffs === 1)
+          throw new GatewayError('redis_unavailable', 'connection lost while queuing speech');
+      },
+    };
+    const first = await processChatJob(data, flaky, once);
+    // BullMQ retries the job (the caller rethrows), but the record must stay ended.
+    expect(first.outcome).toBe('retry');
+    expect((await h.chat.jobs.get(data.job_id))?.status).toBe('completed');
+    const again = await processChatJob(data, flaky, { attemptsMade: 1, maxAttempts: 3 });
+    expect(again).toMatchObject({ outcome: 'already_ended', status: 'completed' });
+    expect(handOffs).toBe(2);
+    // One generation only: the backend was asked once, and one reply went out.
+    expect(h.sim.stats()).toMatchObject({ completed: 1 });
+    expect(names(await h.events(data.job_id)).filter((n) => n === 'reply')).toHaveLength(1);
+  });
+
   it('honours a cancel: stops the backend request and ends the job cancelled', async () => {
     h.sim.configure({ tokenDelayMs: 40, replyTokens: 200 });
     const data = await h.submit();

@@ -153,6 +153,8 @@ export async function processChatJob(
     if (!written) local.abort(new GatewayError('cancelled', 'job no longer running here'));
   });
 
+  /** Set once the record has ended (by us or a re-run): from then on a failure must not re-queue it. */
+  const progress = { ended: false };
   try {
     let tokens = 0;
     let firstTokenAt = 0;
@@ -182,11 +184,18 @@ export async function processChatJob(
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
     // The last tokens and the stored turn go out together; the reply is announced after both.
-    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})]);
+    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})], progress);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
     const error = toGatewayError(err, signal);
+    if (progress.ended) {
+      // The reply is stored and the record ended: only a follow-up step (speech hand-off, slot release,
+      // the conversation's next turn) failed. The retry repeats just those, as they are idempotent; the
+      // record must not go back to the queue, or the reply would be generated a second time.
+      log.warn({ err: error, attempt }, 'follow-up steps after the reply failed; retrying them');
+      return { outcome: 'retry', error };
+    }
     if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
@@ -306,6 +315,7 @@ async function complete(
   deps: ChatJobDeps,
   began: number,
   pending: Promise<void>[],
+  progress: { ended: boolean },
 ): Promise<void> {
   const now = Date.now();
   await Promise.all([
@@ -330,6 +340,7 @@ async function complete(
   // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
   const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
+  progress.ended = true;
   if (ended.finished) {
     // This attempt's run time (the record's counts from the first start).
     const mine = { ...ended, runMs: now - began };
