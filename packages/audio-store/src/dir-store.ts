@@ -19,7 +19,8 @@ const SWEEP_EVERY_MS = 10 * 60_000;
 
 /**
  * Audio as plain files in a directory (a shared volume when api and workers run on different hosts):
- * `<dir>/<id>/whole.wav`, `<dir>/<id>/chunk-3.wav`. Files appear by rename, so readers never see half
+ * `<dir>/<id>/whole.wav`, `<dir>/<id>/chunk-3.wav`,
+ * `<dir>/<id>/chunk-a2-3.wav` (chunk 3 of attempt 2, speech while the reply streams). Files appear by rename, so readers never see half
  * of one. Directories older than the retention are swept now and then by the writers.
  */
 export class DirAudioStore implements AudioStore {
@@ -34,7 +35,8 @@ export class DirAudioStore implements AudioStore {
 
   private base(ref: AudioRef): string {
     checkRef(ref);
-    return ref.chunk === undefined ? 'whole' : `chunk-${ref.chunk}`;
+    if (ref.chunk === undefined) return 'whole';
+    return ref.attempt === undefined ? `chunk-${ref.chunk}` : `chunk-a${ref.attempt}-${ref.chunk}`;
   }
 
   private async find(ref: AudioRef): Promise<{ path: string; contentType: string } | null> {

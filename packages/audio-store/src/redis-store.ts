@@ -30,7 +30,9 @@ export class RedisAudioStore implements AudioStore {
 
   private key(ref: AudioRef): string {
     checkRef(ref);
-    return ref.chunk === undefined ? this.keys.audio(ref.id) : this.keys.audioChunk(ref.id, ref.chunk);
+    return ref.chunk === undefined
+      ? this.keys.audio(ref.id)
+      : this.keys.audioChunk(ref.id, ref.chunk, ref.attempt);
   }
 
   async write(ref: AudioRef, contentType: string, body: AudioBody): Promise<StoredAudio> {

@@ -2,6 +2,11 @@
 export interface AudioRef {
   id: string;
   chunk?: number | undefined;
+  /**
+   * The attempt of the chat job that made the chunk (speech while the reply streams): each attempt has its
+   * own chunks, so a replaced attempt's late write never lands on the current attempt's audio.
+   */
+  attempt?: number | undefined;
 }
 
 export interface StoredAudio {
@@ -32,6 +37,12 @@ export function checkRef(ref: AudioRef): void {
   if (!ID.test(ref.id)) throw new Error('audio id must be 1-128 characters of A-Z a-z 0-9 _ -');
   if (ref.chunk !== undefined && !(Number.isInteger(ref.chunk) && ref.chunk >= 0)) {
     throw new Error('audio chunk must be a non-negative integer');
+  }
+  if (
+    ref.attempt !== undefined &&
+    !(ref.chunk !== undefined && Number.isInteger(ref.attempt) && ref.attempt >= 1)
+  ) {
+    throw new Error('audio attempt must be a positive integer, on a chunk');
   }
 }
 

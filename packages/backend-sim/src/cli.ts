@@ -28,7 +28,7 @@ const FAULT_FLAGS = {
 } as const satisfies Record<string, keyof SimFaults>;
 
 const USAGE = `usage: sim --kind vllm|ollama [--port N] [--host H] [--model NAME]...
-  [--ttft-ms N] [--token-delay-ms N] [--reply-tokens N] [--capacity N] [--max-queue N]
+  [--ttft-ms N] [--token-delay-ms N] [--reply-tokens N] [--reply-style chat|roleplay] [--capacity N] [--max-queue N]
   [--max-model-len N] [--seed N] [--error-rate P] [--hang-rate P] [--drop-rate P]
   [--stream-error-rate P] [--garbage-rate P] [--stall-rate P] [--enable-auto-tool-choice]`;
 
@@ -41,7 +41,7 @@ function num(flag: string, raw: string): number {
 /** Exported for tests: argv (without node and script) to options. */
 export function parseCliArgs(argv: string[]): SimOptions {
   const stringOpts = Object.fromEntries(
-    [...Object.keys(NUMBER_FLAGS), ...Object.keys(FAULT_FLAGS), 'kind', 'host'].map((k) => [
+    [...Object.keys(NUMBER_FLAGS), ...Object.keys(FAULT_FLAGS), 'kind', 'host', 'reply-style'].map((k) => [
       k,
       { type: 'string' as const },
     ]),
@@ -65,6 +65,12 @@ export function parseCliArgs(argv: string[]): SimOptions {
   const opts: SimOptions = { kind: kind as SimKind };
   const host = values['host'];
   if (typeof host === 'string') opts.host = host;
+  const style = values['reply-style'];
+  if (style !== undefined) {
+    if (style !== 'chat' && style !== 'roleplay')
+      throw new Error(`--reply-style must be chat or roleplay\n${USAGE}`);
+    opts.replyStyle = style;
+  }
   const models = values['model'];
   if (Array.isArray(models) && models.length > 0) opts.models = models;
   for (const [flag, key] of Object.entries(NUMBER_FLAGS)) {

@@ -7,6 +7,7 @@ export type {
   BackendSim,
   FaultKind,
   RecordedRequest,
+  ReplyStyle,
   SimConfig,
   SimFaults,
   SimKind,

@@ -121,7 +121,12 @@ function parseChat(
   );
   const numPredict = numOption(body['options'], 'num_predict');
   const limit = numPredict !== undefined && numPredict > 0 ? numPredict : Number.POSITIVE_INFINITY;
-  const { pieces, finishReason } = simReply(messages, limit, state.timing.replyTokens);
+  const { pieces, finishReason } = simReply(
+    messages,
+    limit,
+    state.timing.replyTokens,
+    state.timing.replyStyle,
+  );
   const top = body['top_logprobs'];
   const lastUser = lastUserText(messages);
   return {

@@ -6,6 +6,7 @@ import { drawFault, makeRng, NO_FAULTS } from './faults.js';
 import type {
   FaultKind,
   RecordedRequest,
+  ReplyStyle,
   SimConfig,
   SimFaults,
   SimKind,
@@ -24,6 +25,7 @@ export interface Timing {
   ttftMs: number;
   tokenDelayMs: number;
   replyTokens: number;
+  replyStyle: ReplyStyle;
   maxModelLen: number;
 }
 
@@ -58,7 +60,7 @@ export class SimState {
   constructor(opts: SimOptions) {
     this.kind = opts.kind;
     this.models = DEFAULT_MODELS[opts.kind];
-    this.timing = { ttftMs: 0, tokenDelayMs: 0, replyTokens: 24, maxModelLen: 4096 };
+    this.timing = { ttftMs: 0, tokenDelayMs: 0, replyTokens: 24, replyStyle: 'chat', maxModelLen: 4096 };
     this.faults = { ...NO_FAULTS };
     this.capacity = opts.kind === 'vllm' ? 12 : 1;
     this.maxQueue = opts.kind === 'vllm' ? Number.POSITIVE_INFINITY : 512;
@@ -78,8 +80,11 @@ export class SimState {
       ttftMs: nonNegative('ttftMs', c.ttftMs, t.ttftMs),
       tokenDelayMs: nonNegative('tokenDelayMs', c.tokenDelayMs, t.tokenDelayMs),
       replyTokens: Math.floor(nonNegative('replyTokens', c.replyTokens, t.replyTokens)),
+      replyStyle: c.replyStyle ?? t.replyStyle,
       maxModelLen: Math.floor(nonNegative('maxModelLen', c.maxModelLen, t.maxModelLen)),
     };
+    if (this.timing.replyStyle !== 'chat' && this.timing.replyStyle !== 'roleplay')
+      throw new RangeError('backend-sim: replyStyle must be chat or roleplay');
     if (c.faults) {
       const next = { ...this.faults };
       for (const key of Object.keys(NO_FAULTS) as (keyof SimFaults)[]) {

@@ -2,6 +2,7 @@
 // import them without pulling node:http into type-only code.
 
 export type SimKind = 'vllm' | 'ollama';
+export type ReplyStyle = 'chat' | 'roleplay';
 
 /** Probabilities (0..1) per chat request. At most one fault is drawn per request. */
 export interface SimFaults {
@@ -33,6 +34,11 @@ export interface SimOptions {
   tokenDelayMs?: number;
   /** Tokens in a reply when max_tokens allows, default 24. */
   replyTokens?: number;
+  /**
+   * `chat` (default): short sentences of 3-7 tokens. `roleplay`: sentences of 11-14 tokens, as a
+   * role-play model writes them (four of them take about 2 s at 40 ms a token).
+   */
+  replyStyle?: ReplyStyle;
   /** vLLM --max-num-seqs (default 12) / OLLAMA_NUM_PARALLEL (default 1). */
   capacity?: number;
   /** vLLM --max-num-queued-reqs (default unlimited) / OLLAMA_MAX_QUEUE (default 512). */

@@ -49,6 +49,24 @@ describe('simReply', () => {
     expect(simReply(HELLO, 10, 10).finishReason).toBe('stop');
     expect(simReply(HELLO, 100, 3).pieces).toHaveLength(3);
   });
+
+  it('writes role-play length sentences (11-14 tokens) in the roleplay style', () => {
+    const r = simReply(HELLO, 400, 400, 'roleplay');
+    expect(r).toEqual(simReply(HELLO, 400, 400, 'roleplay'));
+    const lengths: number[] = [];
+    let n = 0;
+    for (const p of r.pieces) {
+      n++;
+      if (/[.!?]$/.test(p)) {
+        lengths.push(n);
+        n = 0;
+      }
+    }
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(11);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(14);
+    // The chat style stays as it was.
+    expect(simReply(HELLO, 400, 400, 'chat')).toEqual(simReply(HELLO, 400, 400));
+  });
 });
 
 describe('Slots', () => {

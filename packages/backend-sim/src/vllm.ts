@@ -84,11 +84,11 @@ function parseChat(
   if (json instanceof Refusal) return refused(json);
   if (!alternates(messages)) return ROLES;
   const promptTokens = countSimTokens(messages);
-  const { maxModelLen, replyTokens } = state.timing;
+  const { maxModelLen, replyTokens, replyStyle } = state.timing;
   if (promptTokens + (maxTokens ?? 0) > maxModelLen)
     return contextError(maxModelLen, promptTokens, maxTokens ?? 0);
   const limit = maxTokens ?? maxModelLen - promptTokens;
-  const reply = (m: SimMessage[]) => simReply(m, limit, replyTokens);
+  const reply = (m: SimMessage[]) => simReply(m, limit, replyTokens, replyStyle);
   const first = reply(messages);
   const n = typeof body['n'] === 'number' ? body['n'] : 1;
   const features: Features = {

@@ -152,6 +152,8 @@ export const TtsInfo = z.object({
   audio_url: z.string().optional(),
   duration_seconds: z.number().optional(),
   reason: z.string().optional(),
+  /** Speech while the reply streams (status running): how many sentence chunks are ready so far. */
+  chunks_ready: z.number().int().optional(),
 });
 export type TtsInfo = z.infer<typeof TtsInfo>;
 

@@ -28,7 +28,8 @@ export const ERROR_CODES = {
   backend_unavailable: { status: 503, retryable: true }, // connection refused / reset / DNS
   backend_timeout: { status: 504, retryable: true }, // total or idle timeout
   backend_server_error: { status: 502, retryable: true }, // 5xx
-  backend_busy: { status: 503, retryable: true }, // Ollama 503 "server busy", vLLM 503 queue full
+  backend_busy: { status: 503, retryable: true },
+  server_busy: { status: 503, retryable: true }, // this process's own bounded work (password hashing) is full // Ollama 503 "server busy", vLLM 503 queue full
   backend_stream_error: { status: 502, retryable: true }, // error event after the stream began
   backend_bad_request: { status: 400, retryable: false }, // 4xx other than the ones below
   backend_unauthorized: { status: 502, retryable: false }, // the backend rejected our key

@@ -14,7 +14,8 @@ export interface Keys {
   job(id: string): string;
   events(id: string): string;
   audio(id: string): string;
-  audioChunk(id: string, chunk: number): string;
+  /** One sentence chunk; with `attempt`, of that attempt of a reply spoken while it streamed. */
+  audioChunk(id: string, chunk: number, attempt?: number): string;
   conversation(id: string): string;
   conversationTurns(id: string): string;
   conversationPending(id: string): string;
@@ -77,7 +78,10 @@ export function createKeys(prefix: string): Keys {
     job: (id) => `${prefix}:job:{${id}}`,
     events: (id) => `${prefix}:ev:{${id}}`,
     audio: (id) => `${prefix}:audio:{${id}}`,
-    audioChunk: (id, chunk) => `${prefix}:audio:{${id}}:${chunk}`,
+    audioChunk: (id, chunk, attempt) =>
+      attempt === undefined
+        ? `${prefix}:audio:{${id}}:${chunk}`
+        : `${prefix}:audio:{${id}}:a${attempt}:${chunk}`,
     conversation: (id) => `${prefix}:conv:{${id}}`,
     conversationTurns: (id) => `${prefix}:conv:{${id}}:turns`,
     conversationPending: (id) => `${prefix}:conv:{${id}}:pending`,

@@ -13,7 +13,8 @@ import type { RetryPolicy } from './queues.js';
  * chunk (or seals after it) gets `complete` once and assembles the whole reply's audio.
  *
  * Record fields per attempt A: `tts_c:A:N` the event of chunk N ('' when it has nothing to say),
- * `tts_c:A:next` the first chunk not yet sent, `tts_c:A:total` the count, `tts_c:A:failed` the first
+ * `tts_c:A:next` the first chunk not yet sent, `tts_c:A:ready` how many chunk events were sent (the
+ * progress polling clients see), `tts_c:A:total` the count, `tts_c:A:failed` the first
  * failure, `tts_c:A:complete` the claim of the assembler.
  */
 
@@ -33,7 +34,10 @@ local function advance(p, ttl)
     n = n + 1
   end
   redis.call('HSET', KEYS[1], p .. 'next', n)
-  if sent > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+  if sent > 0 then
+    redis.call('HINCRBY', KEYS[1], p .. 'ready', sent)
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
   local total = redis.call('HGET', KEYS[1], p .. 'total')
   if total and tonumber(total) == n and redis.call('HSETNX', KEYS[1], p .. 'complete', '1') == 1 then
     return 1
@@ -138,6 +142,24 @@ export class SpeechChunks {
     );
   }
 
+  /**
+   * The first chunk of a sealed attempt that is not out yet (null: none, or not sealed). The seal watches
+   * it: a chunk whose job was never queued or failed for good would otherwise hold the reply's speech.
+   */
+  async firstUnreleased(id: string, attempt: number): Promise<number | null> {
+    const [next, total] = await this.redis.hmget(
+      this.keys.job(id),
+      `tts_c:${attempt}:next`,
+      `tts_c:${attempt}:total`,
+    );
+    if (total === null || total === undefined) return null;
+    const all = Number(total);
+    for (let n = Number(next ?? 0); n < all; n++) {
+      if ((await this.redis.hexists(this.keys.job(id), `tts_c:${attempt}:${n}`)) === 0) return n;
+    }
+    return null;
+  }
+
   /** How many chunks the attempt made and the first failure among them, if any. */
   async summary(id: string, attempt: number): Promise<{ total: number; failure: string | null }> {
     const [total, failure] = await this.redis.hmget(
@@ -148,6 +170,31 @@ export class SpeechChunks {
     return { total: Number(total ?? 0), failure: failure ?? null };
   }
 }
+
+/**
+ * Which attempt's audio `?chunk=N` of a job serves: the current attempt's, when that chunk was spoken while
+ * the reply streamed (its event is stored; chunk audio is kept per attempt), else none (undefined): the
+ * chunks of speech made after the reply (delayed, on_click, a re-run asked with POST .../tts).
+ */
+export async function chunkAudioAttempt(
+  redis: Redis,
+  keys: Keys,
+  id: string,
+  attempt: number,
+  n: number,
+): Promise<number | undefined> {
+  const [run, event] = await redis.hmget(keys.job(id), 'tts_run', `tts_c:${attempt}:${n}`);
+  return !Number(run ?? 0) && event ? attempt : undefined;
+}
+
+/** How many chunk `tts` events of the attempt were sent so far: speech progress for polling clients. */
+export async function chunksReady(redis: Redis, keys: Keys, id: string, attempt: number): Promise<number> {
+  return Number((await redis.hget(keys.job(id), `tts_c:${attempt}:ready`)) ?? 0);
+}
+
+/** The BullMQ id of a chunk's TTS job. */
+export const ttsChunkJobId = (chatJobId: string, attempt: number, chunk: number) =>
+  `${chatJobId}-tts-a${attempt}-c${chunk}`;
 
 /**
  * A chunk's TTS job: one BullMQ id per attempt and chunk (adding it twice is a no-op). A reply's first
@@ -161,7 +208,7 @@ export function ttsChunkJobOptions(
   retry: RetryPolicy,
 ): JobsOptions {
   return {
-    jobId: `${chatJobId}-tts-a${attempt}-c${chunk}`,
+    jobId: ttsChunkJobId(chatJobId, attempt, chunk),
     priority: chunk === 0 ? 1 : 2,
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },

@@ -103,7 +103,7 @@ const replySpeech = (data: ChatJobData, attempt: number) => {
   if (!streamsSpeech(data)) return null;
   const speech = newReplySpeech(data, attempt);
   speeches.set(data.job_id, speech);
-  return speech.onToken;
+  return speech;
 };
 
 const handOffTts = async (data: ChatJobData, reply: { content: string }) => {

@@ -1,6 +1,8 @@
 import { GatewayError } from '@gateway/contracts';
+import { createLogger } from '@gateway/logger';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { processChatJob, toGatewayError } from './process-chat-job.js';
+import { type ChatJobDeps, processChatJob, toGatewayError } from './process-chat-job.js';
+import { ReplySpeech } from './reply-speech.js';
 import { type ChatHarness, startChatHarness, tokenText } from './testing/chat-harness.js';
 
 let h: ChatHarness;
@@ -55,6 +57,29 @@ describe('processChatJob', () => {
     expect(h.handedOff.filter((x) => x.jobId === data.job_id)).toHaveLength(1);
     expect(names(await h.events(data.job_id))).toEqual(['status', 'reply']);
     expect((await h.chat.jobs.get(data.job_id))?.tts).toMatchObject({ status: 'pending' });
+  });
+
+  it('a follow-up step that fails after the reply is stored is retried alone, never the generation', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    let handOffs = 0;
+    const flaky: ChatJobDeps = {
+      ...h.deps(),
+      handOffTts: async () => {
+        handOffs += 1;
+        if (handOffs === 1)
+          throw new GatewayError('redis_unavailable', 'connection lost while queuing speech');
+      },
+    };
+    const first = await processChatJob(data, flaky, once);
+    // BullMQ retries the job (the caller rethrows), but the record must stay ended.
+    expect(first.outcome).toBe('retry');
+    expect((await h.chat.jobs.get(data.job_id))?.status).toBe('completed');
+    const again = await processChatJob(data, flaky, { attemptsMade: 1, maxAttempts: 3 });
+    expect(again).toMatchObject({ outcome: 'already_ended', status: 'completed' });
+    expect(handOffs).toBe(2);
+    // One generation only: the backend was asked once, and one reply went out.
+    expect(h.sim.stats()).toMatchObject({ completed: 1 });
+    expect(names(await h.events(data.job_id)).filter((n) => n === 'reply')).toHaveLength(1);
   });
 
   it('honours a cancel: stops the backend request and ends the job cancelled', async () => {
@@ -141,5 +166,72 @@ describe('processChatJob', () => {
     expect(toGatewayError(new Error('x'), aborted.signal).code).toBe('cancelled');
     const typed = new GatewayError('context_too_long', 'long');
     expect(toGatewayError(typed)).toBe(typed);
+  });
+});
+
+describe('speech while the reply streams', () => {
+  it('sends the last sentence to speech when the stream ends, before the reply is stored and handed off', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    const order: string[] = [];
+    let speech: ReplySpeech | null = null;
+    const deps: ChatJobDeps = {
+      ...h.deps(),
+      replySpeech: (d, attempt) => {
+        speech = new ReplySpeech(d, attempt, {
+          sink: {
+            chunk: async (_d, _a, n) => {
+              order.push(`chunk ${n}`);
+            },
+            seal: async (_d, _a, total) => {
+              order.push(`seal ${total}`);
+            },
+          },
+          stripActions: true,
+          maxChars: 2_000,
+          log: createLogger({ service: 'test', level: 'silent' }),
+        });
+        return speech;
+      },
+      // As the llm-worker's hand-off does: the seal after the reply.
+      handOffTts: async () => {
+        order.push('hand-off');
+        await speech?.finish();
+      },
+    };
+    const out = await processChatJob(data, deps, once);
+    expect(out.outcome).toBe('completed');
+    const total = Number(order.at(-1)?.split(' ')[1]);
+    expect(total).toBeGreaterThan(1);
+    expect(order).toEqual([
+      ...Array.from({ length: total }, (_, n) => `chunk ${n}`),
+      'hand-off',
+      `seal ${total}`,
+    ]);
+  });
+});
+
+describe('queuing speech of a streamed reply', () => {
+  it('tries a failed add again, so one Redis hiccup loses neither a sentence nor the seal', async () => {
+    const data = await h.submit({ tts: true, tts_mode: 'realtime' });
+    const queued: string[] = [];
+    const failedOnce = new Set<string>();
+    // Each add fails the first time, as a command does when the connection drops for a moment.
+    const flaky = async (what: string) => {
+      if (!failedOnce.has(what)) {
+        failedOnce.add(what);
+        throw new Error('Connection is closed.');
+      }
+      queued.push(what);
+    };
+    const speech = new ReplySpeech(data, 1, {
+      sink: { chunk: (_d, _a, n) => flaky(`chunk ${n}`), seal: (_d, _a, total) => flaky(`seal ${total}`) },
+      stripActions: true,
+      maxChars: 2_000,
+      log: createLogger({ service: 'test', level: 'silent' }),
+    });
+    speech.onToken('First sentence is here. Second one follows it. ');
+    speech.onEnd();
+    expect(await speech.finish()).toBe(2);
+    expect(queued).toEqual(['chunk 0', 'chunk 1', 'seal 2']);
   });
 });

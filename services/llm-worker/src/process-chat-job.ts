@@ -52,9 +52,15 @@ export interface ChatJobDeps {
   userJobs?: { release(owner: string, jobId: string): Promise<void> };
   observe?: ChatObserver;
   /** Sees the reply's text as it streams (speech starts with its first sentence); null: not this job. */
-  replySpeech?: (data: ChatJobData, attempt: number) => ((delta: string) => void) | null;
+  replySpeech?: (data: ChatJobData, attempt: number) => StreamingSpeech | null;
   /** In a pool of GPU servers: which server runs the job here, and how it leaves for another. */
   placement?: Placement;
+}
+
+/** Speech of a reply while it streams: each token, then the end of the stream. */
+export interface StreamingSpeech {
+  onToken(delta: string): void;
+  onEnd(): void;
 }
 
 /** The pool's side of one job (see ChatPool): where it runs, and the two ways it moves elsewhere. */
@@ -167,6 +173,8 @@ export async function processChatJob(
     if (!written) local.abort(new GatewayError('cancelled', 'job no longer running here'));
   });
 
+  /** Set once the record has ended (by us or a re-run): from then on a failure must not re-queue it. */
+  const progress = { ended: false };
   try {
     let tokens = 0;
     let firstTokenAt = 0;
@@ -183,7 +191,7 @@ export async function processChatJob(
         }
         if (tokens === 3) failpoint('mid_stream');
         buffer.push(delta);
-        speak?.(delta);
+        speak?.onToken(delta);
       },
       // Said before the first token, so that a streaming `/v1` answer can name it in a header.
       (dropped) =>
@@ -191,15 +199,23 @@ export async function processChatJob(
           { event: 'status', data: { status: 'running', attempt, dropped_messages: dropped } },
         ]),
     ).finally(() => deps.observe?.inFlight(-1));
+    speak?.onEnd();
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
     // The last tokens and the stored turn go out together; the reply is announced after both.
-    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})]);
+    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})], progress);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
     const error = toGatewayError(err, signal);
+    if (progress.ended) {
+      // The reply is stored and the record ended: only a follow-up step (speech hand-off, slot release,
+      // the conversation's next turn) failed. The retry repeats just those, as they are idempotent; the
+      // record must not go back to the queue, or the reply would be generated a second time.
+      log.warn({ err: error, attempt }, 'follow-up steps after the reply failed; retrying them');
+      return { outcome: 'retry', error };
+    }
     if (error.code !== 'cancelled') deps.observe?.backendError(error.code);
     if (error.code === 'cancelled') {
       const now = await jobs.get(id);
@@ -347,6 +363,7 @@ async function complete(
   deps: ChatJobDeps,
   began: number,
   pending: Promise<void>[],
+  progress: { ended: boolean },
 ): Promise<void> {
   const now = Date.now();
   await Promise.all([
@@ -371,6 +388,7 @@ async function complete(
   // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
   const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);
+  progress.ended = true;
   if (ended.finished) {
     // This attempt's run time (the record's counts from the first start).
     const mine = { ...ended, runMs: now - began };

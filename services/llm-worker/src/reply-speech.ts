@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatJobData } from '@gateway/contracts';
 import type { Logger } from '@gateway/logger';
 import { SentenceSplitter } from './sentence-splitter.js';
@@ -6,6 +7,21 @@ import { SentenceSplitter } from './sentence-splitter.js';
 export interface SpeechSink {
   chunk(data: ChatJobData, attempt: number, n: number, text: string): Promise<void>;
   seal(data: ChatJobData, attempt: number, total: number): Promise<void>;
+}
+
+/** Queuing speech meets a Redis hiccup now and then: it is tried again after these pauses before it fails. */
+const RETRY_MS = [100, 500];
+
+async function retried(op: () => Promise<void>): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      const pause = RETRY_MS[i];
+      if (pause === undefined) throw err;
+      await sleep(pause);
+    }
+  }
 }
 
 /** Whether a job's reply is spoken while it streams: realtime speech (delayed and on_click wait for the end). */
@@ -43,11 +59,20 @@ export class ReplySpeech {
     for (const text of this.splitter.push(delta)) this.send(text);
   };
 
-  /** After the reply: the held-back rest, then the seal. Idempotent through the jobs' ids. */
-  async finish(): Promise<number> {
+  /**
+   * The stream ended: its last sentence is complete now, so the held-back rest goes to speech at once,
+   * before the reply is stored and announced (the seal follows after that).
+   */
+  onEnd = (): void => {
     for (const text of this.splitter.end()) this.send(text);
+  };
+
+  /** After the reply: the held-back rest (if the end was not seen), then the seal. Idempotent through the jobs' ids. */
+  async finish(): Promise<number> {
+    this.onEnd();
     await this.adding;
-    await this.o.sink.seal(this.data, this.attempt, this.sent);
+    // Without its seal the reply's speech would never end: the seal is what watches its chunks.
+    await retried(() => this.o.sink.seal(this.data, this.attempt, this.sent));
     return this.sent;
   }
 
@@ -63,7 +88,8 @@ export class ReplySpeech {
     const n = this.sent++;
     if (n === 0 && this.firstTokenAt) this.o.textAggregation?.(Date.now() - this.firstTokenAt);
     this.adding = this.adding
-      .then(() => this.o.sink.chunk(this.data, this.attempt, n, text))
+      .then(() => retried(() => this.o.sink.chunk(this.data, this.attempt, n, text)))
+      // The seal finds the chunk's job missing and counts the chunk as failed, so the speech still ends.
       .catch((err: unknown) => this.o.log.warn({ err, chunk: n }, 'could not queue speech of a chunk'));
   }
 }

@@ -34,4 +34,6 @@ export type TtsOutcome =
   | { outcome: 'already_ended' | 'expired' }
   /** A retryable failure with attempts left: the caller rethrows so the queue retries with backoff. */
   | { outcome: 'retry'; error: GatewayError }
+  /** Not done yet: look again after `ms` (the seal of a reply's chunks, while one is still on its way). */
+  | { outcome: 'wait'; ms: number }
   | { outcome: 'failed'; error: GatewayError; result: TtsJobResult };

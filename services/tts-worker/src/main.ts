@@ -17,7 +17,7 @@ import {
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createEngine, type TtsEngine } from './engines/index.js';
 import { guards, processTtsJob } from './process-tts-job.js';
-import { type ChunkJobDeps, failChunk, processChunkJob } from './speak-chunk.js';
+import { type ChunkJobDeps, chunkJobState, onChunkJobFailed, processChunkJob } from './speak-chunk.js';
 import { DEFER_MS, MAX_DEFERRALS, shouldDefer, urgency } from './voice-runs.js';
 
 const config = loadConfigOrExit();
@@ -78,6 +78,7 @@ const chunkDeps = (jobLog: typeof log): ChunkJobDeps => ({
   log: jobLog,
   settings,
   chunks,
+  chunkJob: (jobId) => chunkJobState(ttsQueue, jobId),
   firstAudio: (ms) => metrics.firstAudio.observe(ms / 1000),
 });
 const chunks = new SpeechChunks(redis, keys, retention);
@@ -131,6 +132,11 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
       job.data.attempt !== undefined && !job.data.standalone
         ? await processChunkJob(job.data, chunkDeps(jobLog), jobCtx)
         : await processTtsJob(job.data, { engine, store, jobs, isSet, log: jobLog, settings }, jobCtx);
+    if (result.outcome === 'wait' && token) {
+      // A seal looking again in a moment at a chunk still on its way: no outcome yet.
+      await job.moveToDelayed(Date.now() + result.ms, token);
+      throw new DelayedError();
+    }
     jobLog.info({ outcome: result.outcome }, 'tts job ended');
     metrics.jobs.inc({ outcome: result.outcome });
     // The histogram times whole replies; a chunk's time shows in time_to_first_audio.
@@ -151,14 +157,16 @@ const worker = new Worker<TtsJobData, TtsJobResult | null>(
 );
 
 worker.on('failed', (job, err) => {
-  // A job whose worker died again and again never reaches our processor: end its speech here.
-  if (!job || job.data.standalone || !/stalled/i.test(err.message)) return;
+  if (!job || job.data.standalone) return;
   if (job.data.attempt !== undefined) {
-    void failChunk(job.data, chunkDeps(log), 'job_stalled: the tts-worker stopped again and again').catch(
-      (e: unknown) => log.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled tts chunk'),
+    // A chunk that failed for good before it was released: it counts as failed, so the reply still ends.
+    void onChunkJobFailed(job, err, chunkDeps(log)).catch((e: unknown) =>
+      log.error({ err: e, jobId: job.data.job_id }, 'could not fail a tts chunk'),
     );
     return;
   }
+  // A job whose worker died again and again never reaches our processor: end its speech here.
+  if (!/stalled/i.test(err.message)) return;
   const tts: TtsInfo = {
     status: 'failed',
     mode: job.data.mode,

@@ -1,5 +1,6 @@
 import type { TtsChunkInfo, TtsInfo, TtsJobData, TtsJobResult } from '@gateway/contracts';
-import type { SpeechChunks } from '@gateway/queue';
+import { type SpeechChunks, ttsChunkJobId } from '@gateway/queue';
+import type { Job, Queue } from 'bullmq';
 import type { TtsJobContext, TtsJobDeps, TtsOutcome } from './job-types.js';
 import { audioUrl, guards } from './process-tts-job.js';
 import { round2, synthesizeWav, toGatewayError } from './synthesize.js';
@@ -8,6 +9,8 @@ import { joinWav } from './wav.js';
 
 export interface ChunkJobDeps extends TtsJobDeps {
   chunks: SpeechChunks;
+  /** Where a chunk's TTS job stands: still to run (or running), or lost with the reason why. */
+  chunkJob: (jobId: string) => Promise<ChunkJobState>;
   /** Submit to the first chunk's audio being ready, in ms. */
   firstAudio?: (ms: number) => void;
 }
@@ -28,7 +31,8 @@ export async function processChunkJob(
   if (data.chunks !== undefined) {
     const sealed = await deps.chunks.seal(id, attempt, data.chunks);
     if (sealed.complete) return assemble(data, deps, attempt);
-    return { outcome: sealed.code === 'superseded' ? 'already_ended' : 'completed', result: nothing(data) };
+    if (sealed.code === 'superseded') return { outcome: 'already_ended' };
+    return watchChunks(data, deps, attempt);
   }
   const n = data.chunk ?? 0;
   // A chunk is spoken once per attempt, whatever re-runs or duplicate adds happen.
@@ -56,7 +60,7 @@ export async function processChunkJob(
           speed: deps.settings.speed,
           signal: ctx.signal,
         });
-        await deps.store.write({ id, chunk: n }, 'audio/wav', wav.wav);
+        await deps.store.write({ id, chunk: n, attempt }, 'audio/wav', wav.wav);
         event = {
           status: 'running',
           mode: data.mode,
@@ -84,6 +88,60 @@ export async function processChunkJob(
   return { outcome: 'completed', result: nothing(data) };
 }
 
+/** How often the seal looks again at a chunk still on its way. */
+export const SEAL_RECHECK_MS = 1_000;
+
+export type ChunkJobState = 'live' | { lost: string };
+
+/** A chunk's TTS job as the queue has it: waiting, delayed or running is live; absent or failed is lost. */
+export async function chunkJobState(queue: Queue, jobId: string): Promise<ChunkJobState> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'failed') {
+    const job = await queue.getJob(jobId);
+    return { lost: `tts_failed: speech of a sentence failed (${job?.failedReason ?? 'no reason kept'})` };
+  }
+  // A completed chunk job released its chunk before it completed (or its attempt was replaced).
+  if (state === 'unknown' || state === 'completed') {
+    return { lost: 'tts_failed: speech of a sentence was never queued' };
+  }
+  return 'live';
+}
+
+/**
+ * The seal stays until the attempt's speech has ended: every chunk is released by its own job, except one
+ * whose job is gone (its queuing failed) or failed for good before releasing it; the seal releases that one
+ * as failed, so the reply's final `tts` event and `done` always come. It looks at the first chunk not yet
+ * out, and again every SEAL_RECHECK_MS while that one is still on its way.
+ */
+async function watchChunks(data: TtsJobData, deps: ChunkJobDeps, attempt: number): Promise<TtsOutcome> {
+  const id = data.job_id;
+  for (let n = await deps.chunks.firstUnreleased(id, attempt); n !== null; ) {
+    const state = await deps.chunkJob(ttsChunkJobId(id, attempt, n));
+    if (state === 'live') return { outcome: 'wait', ms: SEAL_RECHECK_MS };
+    deps.log.warn({ chunk: n, reason: state.lost }, 'a chunk of the reply was lost; its speech fails');
+    const released = await deps.chunks.release(id, attempt, n, null, state.lost);
+    if (released.complete) return assemble(data, deps, attempt);
+    if (released.code === 'superseded') return { outcome: 'already_ended' };
+    n = await deps.chunks.firstUnreleased(id, attempt);
+  }
+  return { outcome: 'completed', result: nothing(data) };
+}
+
+/**
+ * A chunk job (or seal) that failed for good, or whose worker died again and again: its chunk counts as
+ * failed, so the reply still ends. Retries to come are not an end: the job is still live then.
+ */
+export async function onChunkJobFailed(job: Job<TtsJobData>, err: Error, deps: ChunkJobDeps): Promise<void> {
+  if (job.data.standalone || job.data.attempt === undefined) return;
+  const stalled = /stalled/i.test(err.message);
+  if (!stalled && typeof job.finishedOn !== 'number') return;
+  const error = toGatewayError(err);
+  const reason = stalled
+    ? 'job_stalled: the tts-worker stopped again and again'
+    : `tts_failed: speech of a sentence failed (${error.code}: ${error.message})`;
+  await failChunk(job.data, deps, reason);
+}
+
 /** A chunk whose worker died again and again: counted as failed, so the reply still ends. */
 export async function failChunk(data: TtsJobData, deps: ChunkJobDeps, reason: string): Promise<void> {
   const attempt = data.attempt ?? 1;
@@ -106,7 +164,7 @@ async function assemble(data: TtsJobData, deps: ChunkJobDeps, attempt: number): 
   }
   const parts: Buffer[] = [];
   for (let n = 0; n < total; n++) {
-    const part = await deps.store.read({ id, chunk: n });
+    const part = await deps.store.read({ id, chunk: n, attempt });
     if (part) parts.push(part);
   }
   const info = (status: TtsInfo['status'], extra: Partial<TtsInfo>): TtsInfo => ({

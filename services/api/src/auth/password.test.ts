@@ -1,5 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { isGatewayError } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
-import { hashPassword, type ScryptParams, verifyAgainstNothing, verifyPassword } from './password.js';
+import {
+  HASH_QUEUE_MAX,
+  hashPassword,
+  type ScryptParams,
+  verifyAgainstNothing,
+  verifyPassword,
+} from './password.js';
 
 // Small parameters keep the unit test fast; the format and checks are the same.
 const fast: ScryptParams = { N: 2 ** 10, r: 8, p: 1 };
@@ -44,5 +52,28 @@ describe('password hashing', () => {
 
   it('spends work on unknown users and says no', async () => {
     expect(await verifyAgainstNothing('anything', fast)).toBe(false);
+  });
+
+  it('leaves libuv threads for files during a login flood: hashes run at most two at a time', async () => {
+    // Unbounded, 20 real hashes (~0.3 s each) fill all four libuv threads and a file read waits seconds.
+    const flood = Array.from({ length: 20 }, () => hashPassword('pw'));
+    const t0 = performance.now();
+    await readFile(import.meta.filename);
+    const waited = performance.now() - t0;
+    await Promise.all(flood);
+    expect(waited).toBeLessThan(1_000);
+  });
+
+  it('refuses hashes beyond its waiting line with a retryable 503 instead of queueing without end', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: HASH_QUEUE_MAX + 10 }, () => hashPassword('pw', fast)),
+    );
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      const err = (r as PromiseRejectedResult).reason;
+      expect(isGatewayError(err) && err.code === 'server_busy' && err.status === 503).toBe(true);
+    }
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(HASH_QUEUE_MAX);
   });
 });

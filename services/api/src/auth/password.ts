@@ -1,4 +1,6 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '@gateway/contracts';
+import pLimit from 'p-limit';
 
 export interface ScryptParams {
   N: number;
@@ -16,13 +18,34 @@ const SALT_BYTES = 16;
 // Stored hashes with absurd parameters (a corrupted record) must not let one login eat the machine.
 const MAX_N = 2 ** 20;
 
+/**
+ * Hashes share libuv's four threads with file reads (static files, audio), DNS and zlib. Unbounded, a
+ * flood of logins or sign-ups takes all four and every file read waits behind them for seconds. Two at
+ * a time leaves the other two free; the rest wait in a bounded line, and beyond it the caller is told to
+ * come back (503 `server_busy`, Retry-After) instead of piling up work no one will wait for.
+ */
+const HASH_CONCURRENCY = 2;
+/** About 5 s of waiting at ~0.3 s a hash, two at a time. */
+export const HASH_QUEUE_MAX = 32;
+const hashing = pLimit(HASH_CONCURRENCY);
+
 const derive = (password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> => {
-  const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r };
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, KEY_BYTES, options, (err, key) =>
-      err ? reject(err) : resolve(key),
+  if (hashing.pendingCount >= HASH_QUEUE_MAX) {
+    return Promise.reject(
+      new GatewayError('server_busy', 'too many sign-ins at once; try again in a few seconds', {
+        retryAfter: 5,
+      }),
     );
-  });
+  }
+  const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r };
+  return hashing(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        scrypt(password.normalize('NFC'), salt, KEY_BYTES, options, (err, key) =>
+          err ? reject(err) : resolve(key),
+        );
+      }),
+  );
 };
 
 /** `scrypt$N$r$p$salt$hash` (base64url): the parameters travel with the hash, so they can be raised later. */

@@ -1,5 +1,5 @@
 import type { ChatJobView } from '@gateway/contracts';
-import type { JobRecord } from '@gateway/queue';
+import { chunksReady, type JobRecord } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
 import { jobLinks } from './submit.js';
@@ -37,6 +37,14 @@ export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<Queu
   return { queue_position: position, eta_seconds: eta, workers_online: workers };
 }
 
+/** Speech not ended yet: `running` with the chunks ready so far once the first sentence is spoken. */
+async function speechProgress(deps: ApiDeps, rec: JobRecord): Promise<JobRecord['tts']> {
+  // Only realtime speech is spoken while the reply streams; the others need no look.
+  if (rec.tts?.status !== 'pending' || rec.tts.mode !== 'realtime' || rec.attempt < 1) return rec.tts;
+  const ready = await chunksReady(deps.redis, deps.keys, rec.id, rec.attempt);
+  return ready > 0 ? { ...rec.tts, status: 'running', chunks_ready: ready } : rec.tts;
+}
+
 export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobView> {
   const [q, backend] = await Promise.all([
     estimateQueue(deps, rec),
@@ -45,7 +53,9 @@ export async function jobView(deps: ApiDeps, rec: JobRecord): Promise<ChatJobVie
       : Promise.resolve(null),
   ]);
   const tts =
-    rec.tts && rec.tts.status === 'completed' ? { ...rec.tts, audio_url: jobLinks(rec.id).audio } : rec.tts;
+    rec.tts && rec.tts.status === 'completed'
+      ? { ...rec.tts, audio_url: jobLinks(rec.id).audio }
+      : await speechProgress(deps, rec);
   return {
     job_id: rec.id,
     conversation_id: rec.conversationId,

@@ -1,6 +1,6 @@
 import { parseRange } from '@gateway/audio-store';
 import { GatewayError, Id, TtsInfo, type TtsJobData } from '@gateway/contracts';
-import { ttsJobOptions } from '@gateway/queue';
+import { chunkAudioAttempt, ttsJobOptions } from '@gateway/queue';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getOwnedJob } from '../chat/job-view.js';
@@ -27,7 +27,16 @@ export const speechRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     },
     async (req, reply) => {
       const rec = await getOwnedJob(deps, req.params.id, ownerOf(req));
-      const ref = { id: rec.id, chunk: req.query.chunk };
+      const chunk = req.query.chunk;
+      const ref = {
+        id: rec.id,
+        chunk,
+        // Spoken while the reply streamed: the current attempt's chunk, never a replaced attempt's.
+        attempt:
+          chunk === undefined
+            ? undefined
+            : await chunkAudioAttempt(deps.redis, deps.keys, rec.id, rec.attempt, chunk),
+      };
       const gone = () =>
         new GatewayError(
           'not_found',
