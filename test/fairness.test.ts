@@ -4,7 +4,6 @@ import { call, readSse, waitFor } from './support/http.js';
 import { guestHeaders } from './support/session.js';
 import { type Stack, startStack } from './support/stack.js';
 
-const JOB_MS = 60; // ttft 20 + 4 tokens × 10 ms
 const view = (stack: Stack, id: string, headers: Record<string, string>) =>
   call<ChatJobView>(`${stack.apiUrl}/chat/jobs/${id}`, { headers }).then((r) => r.body);
 
@@ -13,16 +12,23 @@ describe('fair share of the GPU', () => {
   let userA: Record<string, string>;
   let userB: Record<string, string>;
   beforeAll(async () => {
+    // The llm-worker starts once the first test has built its backlog (or in the test that needs it).
     stack = await startStack({
       kind: 'vllm',
       sim: { ttftMs: 20, tokenDelayMs: 10, replyTokens: 4, capacity: 2 },
       env: { LLM_CONCURRENCY: '2', USER_MAX_ACTIVE_JOBS: '1000' },
+      services: ['api'],
     });
     [userA, userB] = await Promise.all([guestHeaders(stack.apiUrl), guestHeaders(stack.apiUrl)]);
   });
   afterAll(() => stack.stop());
+  const startWorker = async () => {
+    if (!stack.processes.some((p) => p.name === 'llm-worker')) await stack.start('llm-worker');
+  };
 
   it("starts a newcomer's job before a heavy user's backlog; every job completes once", async () => {
+    // No worker yet: all 200 of A's jobs are still waiting when B arrives, however slowly this machine
+    // submits them (with a worker running, a slow submitter let A's backlog drain before B came).
     const a: ChatJobAccepted[] = [];
     for (let i = 0; i < 200; i++) {
       a.push(
@@ -39,32 +45,39 @@ describe('fair share of the GPU', () => {
     ).body;
     // B's place in line is near the front, not behind A's backlog.
     const bView = await view(stack, b.job_id, userB!);
-    if (bView.status === 'queued') expect(bView.queue_position).toBeLessThanOrEqual(2);
+    expect(bView.status).toBe('queued');
+    expect(bView.queue_position).toBeLessThanOrEqual(2);
+    await startWorker();
     const bDone = await waitFor(
       () => view(stack, b.job_id, userB!),
       (v) => v.status === 'completed',
       30_000,
     );
     const bStart = Date.parse(bDone.started_at!);
-    // A's jobs still waiting when B arrived all started after B (allow the one slot that freed first).
-    const aViews = await Promise.all(
-      a.map((j) =>
-        waitFor(
+    // One poller for the end of A's backlog (200 pollers at once were most of the load), then each view.
+    await waitFor(
+      () => view(stack, a.at(-1)!.job_id, userA!),
+      (v) => v.status === 'completed',
+      60_000,
+    );
+    const aViews: ChatJobView[] = [];
+    for (const j of a) {
+      aViews.push(
+        await waitFor(
           () => view(stack, j.job_id, userA!),
           (v) => v.status === 'completed',
-          60_000,
+          10_000,
         ),
-      ),
-    );
+      );
+    }
     const bCreated = Date.parse(bDone.created_at);
     const waitingWhenBArrived = aViews.filter((v) => Date.parse(v.started_at!) > bCreated);
     expect(waitingWhenBArrived.length).toBeGreaterThan(100);
-    // None of them went first (one may tie with B on the millisecond clock of two processes).
+    // B went in the first wave of the LLM_CONCURRENCY=2 slots: at most one of A's waiting jobs (the one
+    // that shares B's place in line, A's first) started before it.
     expect(waitingWhenBArrived.filter((v) => Date.parse(v.started_at!) < bStart).length).toBeLessThanOrEqual(
       1,
     );
-    // At most about one job-time of wait at capacity.
-    expect(bStart - bCreated).toBeLessThan(JOB_MS * 3);
     // Exactly one reply each.
     const events = await readSse(`${stack.apiUrl}/chat/jobs/${a[100]!.job_id}/events`, { headers: userA! });
     expect(events.filter((e) => e.event === 'reply')).toHaveLength(1);
@@ -72,9 +85,11 @@ describe('fair share of the GPU', () => {
   }, 90_000);
 
   it('estimates when a job in a steady backlog starts, within 25%', async () => {
-    // Warm the moving average of job time, then queue a backlog of one user's jobs.
+    await startWorker();
+    // Jobs of about 190 ms, so that a busy machine's jitter of some ms per job is small against them.
+    stack.sim.configure({ ttftMs: 150 });
     const ids: string[] = [];
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 80; i++) {
       ids.push(
         (
           await call<ChatJobAccepted>(`${stack.apiUrl}/chat/jobs`, {
@@ -84,13 +99,14 @@ describe('fair share of the GPU', () => {
         ).body.job_id,
       );
     }
-    // Let ten jobs of the backlog through, so that the slot gap is measured on this backlog.
+    // Let 30 jobs of the backlog through, so that the moving average of the slot gap (weight 0.1 per
+    // job) is measured on this backlog: what is left of the earlier, shorter jobs is 0.9^30 = 4%.
     await waitFor(
-      () => view(stack, ids[9]!, userA!),
+      () => view(stack, ids[29]!, userA!),
       (v) => v.status === 'completed',
-      20_000,
+      60_000,
     );
-    const probeId = ids[50]!;
+    const probeId = ids[70]!;
     const probe = await view(stack, probeId, userA!);
     expect(probe.status).toBe('queued');
     expect(probe.eta_seconds).not.toBeNull();

@@ -14,6 +14,13 @@ export const SERVICE_FILES = {
 } as const;
 export type ServiceName = keyof typeof SERVICE_FILES;
 
+/**
+ * How long a service may take to print its ready line. tsx compiles the service's sources at each
+ * start: about 2 s on a quiet 2-core machine, but over 20 s when both cores are busy (two test files
+ * at once, each starting processes, on a loaded CI runner). Within vitest's 60 s hook timeout.
+ */
+const READY_TIMEOUT_MS = 50_000;
+
 export interface RunningProcess {
   name: string;
   proc: ChildProcess;
@@ -92,7 +99,7 @@ export function startProcess(name: ServiceName, env: Record<string, string>): Pr
     proc,
     output: () => out,
     exited,
-    waitForLog(match, timeoutMs = 20_000) {
+    waitForLog(match, timeoutMs = READY_TIMEOUT_MS) {
       const hit = seen.find(match);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {

@@ -22,6 +22,7 @@ export function handleChat(
   state.opened(rec);
   let ticket: Ticket | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let unhold = () => {};
   let ended = false; // the sim chose how this request ends (reply, error, drop)
   let gone = false;
 
@@ -29,6 +30,7 @@ export function handleChat(
     gone = true;
     state.closed();
     if (timer) clearTimeout(timer);
+    unhold();
     ticket?.release();
     if (!ended) {
       ended = true;
@@ -72,7 +74,7 @@ export function handleChat(
     ticket = state.slots.acquire((t) => {
       ticket = t;
       granted = true;
-      generate(plan, w, fault);
+      unhold = state.whenRunning(() => generate(plan, w, fault));
     }, plan.features?.n ?? 1);
     if (!ticket) return reply(proto.queueFull(), 'rejected');
     rec.reply = plan.pieces.join('');

@@ -13,6 +13,7 @@ function currentConfig(state: SimState) {
     capacity: state.capacity,
     // JSON has no Infinity: null means unlimited.
     maxQueue: Number.isFinite(state.maxQueue) ? state.maxQueue : null,
+    paused: state.paused,
     faults: state.faults,
   };
 }

@@ -13,12 +13,14 @@ const body = (stream: boolean) => ({ messages: HELLO, stream });
 
 describe('capacity', () => {
   it('vLLM: capacity 2, 6 parallel requests: 2 generate, 4 wait, all 6 count in flight', async () => {
-    sim = await startBackendSim({ kind: 'vllm', capacity: 2, ttftMs: 50 });
+    // Paused, no request can finish before all six have arrived, however slow this machine is.
+    sim = await startBackendSim({ kind: 'vllm', capacity: 2, ttftMs: 50, paused: true });
     const url = `${sim.url}/v1/chat/completions`;
-    const t0 = Date.now();
     const all = Array.from({ length: 6 }, () => postJson(url, body(false)).then((r) => r.json()));
-    await until(() => sim!.stats().inFlight === 6);
-    expect(sim.stats()).toMatchObject({ generating: 2, waiting: 4 });
+    await until(() => sim!.stats().inFlight === 6, 20_000);
+    expect(sim.stats()).toMatchObject({ generating: 2, waiting: 4, completed: 0 });
+    const t0 = Date.now();
+    sim.configure({ paused: false });
     await Promise.all(all);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(145); // three waves of 50 ms
     expect(sim.stats()).toMatchObject({
@@ -31,19 +33,28 @@ describe('capacity', () => {
   });
 
   it('vLLM: stream headers come at once, tokens only after the slot frees; 503 beyond maxQueue', async () => {
-    sim = await startBackendSim({ kind: 'vllm', capacity: 1, maxQueue: 1, ttftMs: 80 });
+    // Paused, `a` holds the only slot until the test lets it go.
+    sim = await startBackendSim({ kind: 'vllm', capacity: 1, maxQueue: 1, ttftMs: 80, paused: true });
     const url = `${sim.url}/v1/chat/completions`;
     const a = postJson(url, body(true));
-    await until(() => sim!.stats().generating === 1);
-    const t0 = Date.now();
-    const b = await postJson(url, body(true)); // headers while waiting
-    expect(Date.now() - t0).toBeLessThan(60);
+    await until(() => sim!.stats().generating === 1, 20_000);
+    const b = await postJson(url, body(true)); // headers while waiting: `a` cannot have ended yet
     expect(b.status).toBe(200);
+    expect(sim.stats()).toMatchObject({ generating: 1, waiting: 1, completed: 0 });
     const c = await postJson(url, body(true));
     expect(c.status).toBe(503);
     expect(((await c.json()) as { error: { code: number } }).error.code).toBe(503);
-    await (await a).text();
-    expect(await b.text()).toContain('[DONE]');
+    // b's tokens come only after a's slot frees: a's body ends before b's.
+    const order: string[] = [];
+    sim.configure({ paused: false });
+    await Promise.all([
+      (await a).text().then(() => order.push('a')),
+      b.text().then((t) => {
+        order.push('b');
+        expect(t).toContain('[DONE]');
+      }),
+    ]);
+    expect(order).toEqual(['a', 'b']);
   });
 
   it('a client abort while waiting or generating frees the slot and is recorded', async () => {

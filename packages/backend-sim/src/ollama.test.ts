@@ -125,11 +125,13 @@ describe('Ollama /api/chat', () => {
   });
 
   it('503 beyond OLLAMA_MAX_QUEUE with the exact text', async () => {
-    sim.configure({ capacity: 1, maxQueue: 2, ttftMs: 100 });
+    // Paused, the first request holds the slot until all five have arrived, however slow this machine is.
+    sim.configure({ capacity: 1, maxQueue: 2, ttftMs: 100, paused: true });
     const all = Array.from({ length: 5 }, () =>
       postJson(chat, { model: MODEL, messages: HELLO, stream: false }),
     );
-    await until(() => sim.stats().waiting === 2);
+    await until(() => sim.stats().waiting === 2 && sim.stats().rejected === 2, 20_000);
+    sim.configure({ paused: false });
     const res = await Promise.all(all);
     expect(res.map((r) => r.status).sort()).toEqual([200, 200, 200, 503, 503]);
     const busy = res.find((r) => r.status === 503)!;

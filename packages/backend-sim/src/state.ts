@@ -45,6 +45,9 @@ export class SimState {
   maxQueue: number;
   autoToolChoice = false;
   readonly slots: Slots;
+  paused = false;
+  /** Generations held while paused, started in order when it ends. */
+  private held = new Set<() => void>();
   private rng: () => number;
   private counters = {
     requests: 0,
@@ -98,11 +101,30 @@ export class SimState {
     }
     if (c.seed !== undefined) this.rng = makeRng(c.seed);
     if (c.autoToolChoice !== undefined) this.autoToolChoice = c.autoToolChoice === true;
+    if (c.paused !== undefined) {
+      if (typeof c.paused !== 'boolean') throw new RangeError('backend-sim: paused must be a boolean');
+      this.paused = c.paused;
+    }
     const capacity = Math.floor(nonNegative('capacity', c.capacity, this.capacity));
     if (capacity < 1) throw new RangeError('backend-sim: capacity must be >= 1');
     this.capacity = capacity;
     this.maxQueue = Math.floor(nonNegative('maxQueue', c.maxQueue, this.maxQueue));
     this.slots.configure(this.capacity, this.maxQueue);
+    if (!this.paused) {
+      const held = [...this.held];
+      this.held.clear();
+      for (const go of held) go();
+    }
+  }
+
+  /** Runs `go` now, or when the pause ends. Returns a function that drops it (the client left). */
+  whenRunning(go: () => void): () => void {
+    if (!this.paused) {
+      go();
+      return () => {};
+    }
+    this.held.add(go);
+    return () => this.held.delete(go);
   }
 
   drawFault(): FaultKind | undefined {

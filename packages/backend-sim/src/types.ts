@@ -50,6 +50,12 @@ export interface SimOptions {
   faults?: Partial<SimFaults>;
   /** Seed of the fault RNG (default 1): the same seed gives the same fault sequence. */
   seed?: number;
+  /**
+   * While true, a request given a slot keeps it but sends nothing; its ttft clock starts when this
+   * turns false. Slots and the wait list fill as usual, so a test can build a queue without racing the
+   * clock (default false).
+   */
+  paused?: boolean;
 }
 
 export type SimConfig = Partial<Omit<SimOptions, 'kind' | 'port' | 'host'>>;

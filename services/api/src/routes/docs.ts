@@ -37,4 +37,11 @@ export async function installDocs(app: FastifyInstance): Promise<void> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // @fastify/swagger builds the document (zod -> JSON Schema, then YAML) on its first request and caches
+  // it: some 150 ms of blocked event loop on a quiet machine, paid by whoever asks first. Built before
+  // the api listens instead, once every route is registered.
+  app.addHook('onReady', async function buildDocs() {
+    this.swagger();
+    this.swagger({ yaml: true });
+  });
 }

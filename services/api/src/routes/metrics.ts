@@ -1,7 +1,8 @@
+import { setImmediate } from 'node:timers/promises';
 import { createRegistry } from '@gateway/metrics';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { Gauge, Histogram } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiDeps } from '../deps.js';
 import { activeStreams } from './chat-jobs.js';
 
@@ -14,12 +15,17 @@ const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed
  */
 const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const registry = createRegistry('api');
+  // The HTTP histogram is the metric that grows: 15 lines for every route x method x status seen (over
+  // 10,000 lines after the fuzz). prom-client merges a registry's default labels into each line as it
+  // renders, most of a scrape's cost; in a registry of its own, with `service` as an ordinary label, the
+  // same series render about 4x faster.
+  const httpRegistry = new Registry();
   const http = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route',
-    labelNames: ['method', 'route', 'status_code'],
+    labelNames: ['method', 'route', 'status_code', 'service'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
+    registers: [httpRegistry],
   });
   new Gauge({
     name: 'gateway_queue_jobs',
@@ -74,7 +80,7 @@ const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
     // Unmatched routes share one label, so random URLs cannot blow up the series count.
     const route = req.routeOptions.url ?? 'unmatched';
     http.observe(
-      { method: req.method, route, status_code: String(reply.statusCode) },
+      { method: req.method, route, status_code: String(reply.statusCode), service: 'api' },
       reply.elapsedTime / 1000,
     );
   });
@@ -84,9 +90,25 @@ const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
     { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } },
     async (_req, reply) => {
       reply.header('content-type', registry.contentType);
-      return registry.metrics();
+      return renderInTurns([registry, httpRegistry]);
     },
   );
 };
+
+/**
+ * The Prometheus text of the registries, as `registry.metrics()` writes it, but one metric per turn of
+ * the event loop: prom-client renders a metric synchronously, and all of them in one go held every
+ * request behind a scrape (the fuzz saw the api's event loop stall for 150-190 ms on a busy machine).
+ */
+async function renderInTurns(registries: Registry[]): Promise<string> {
+  const parts: string[] = [];
+  for (const r of registries) {
+    for (const m of r.getMetricsAsArray()) {
+      parts.push(await r.getSingleMetricAsString(m.name));
+      await setImmediate();
+    }
+  }
+  return `${parts.join('\n\n')}\n`;
+}
 
 export const metricsRoutes = fp(plugin, { name: 'metrics' });

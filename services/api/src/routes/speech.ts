@@ -4,6 +4,7 @@ import { chunkAudioAttempt, ttsJobOptions } from '@gateway/queue';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getOwnedJob } from '../chat/job-view.js';
+import { SpeechRuns } from '../chat/speech-run.js';
 import { jobLinks } from '../chat/submit.js';
 import type { ApiDeps } from '../deps.js';
 import { ownerOf } from '../identity.js';
@@ -14,6 +15,7 @@ const SpeechAnswer = z.object({ job_id: z.string(), tts: TtsInfo });
 
 /** Speech of a chat reply: the audio itself (with HTTP ranges, so players can seek) and on-demand synthesis. */
 export const speechRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const runs = new SpeechRuns(deps.redis, deps.keys, deps.jobs.ttlSeconds);
   app.get(
     '/chat/jobs/:id/audio',
     {
@@ -128,17 +130,12 @@ export const speechRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
         if (current.status === 'pending' && run > 0) await enqueue(run);
         return reply.code(202).send({ job_id: rec.id, tts: current });
       }
-      const run = (await runOf()) + 1;
       const pending: TtsInfo = { status: 'pending', mode, voice_id: voice };
-      // The guard makes two clicks at once start one run: the second finds it claimed.
-      const claimed = await deps.jobs.patch(
-        rec.id,
-        { tts: JSON.stringify(pending), tts_run: run },
-        [],
-        `tts_req:${run}`,
-      );
-      if (claimed) await enqueue(run);
-      const now = claimed ? pending : ((await deps.jobs.get(rec.id))?.tts ?? pending);
+      // One atomic step reads the status and takes the next run: clicks at once start one run.
+      const claim = await runs.claim(rec.id, pending);
+      if ('gone' in claim) throw new GatewayError('not_found', 'no such job');
+      if (claim.started) await enqueue(claim.run);
+      const now = claim.started ? pending : (claim.tts ?? pending);
       return reply.code(202).send({ job_id: rec.id, tts: now });
     },
   );
