@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import type { Character, ChatJobAccepted, ChatJobView, ConversationView } from '@gateway/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerSession, type TestSession } from './support/auth.js';
@@ -138,6 +138,47 @@ describe('POST /characters/import with PNG cards', () => {
     expect(bombed.status).toBe(413);
     // The api still answers at once afterwards.
     expect((await fetch(`${stack.apiUrl}/health`)).status).toBe(200);
+  });
+});
+
+describe('an early answer to an import leaves the connection usable', () => {
+  // On a keep-alive socket the next request waits until the server has read this one's body; a body
+  // the api stopped reading after answering would hold the connection, and the client's next request
+  // on it, forever.
+  const onOneSocket = async (first: { type: string; body: Buffer }) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string, headers: Record<string, string>, body?: Buffer) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${stack.apiUrl}${path}`, { method, headers, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${path} in 10 s`)));
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const firstStatus = await send(
+        'POST',
+        '/characters/import',
+        { ...me.headers, 'content-type': first.type, 'content-length': String(first.body.length) },
+        first.body,
+      );
+      const next = await send('GET', '/health', {});
+      return { firstStatus, next };
+    } finally {
+      agent.destroy();
+    }
+  };
+
+  it('after a 415 for a body type the api does not take', async () => {
+    const r = await onOneSocket({ type: 'text/plain', body: Buffer.alloc(400_000, 'a') });
+    expect(r).toEqual({ firstStatus: 415, next: 200 });
+  });
+
+  it('after a 413 for a JSON card over its cap', async () => {
+    const r = await onOneSocket({ type: 'application/json', body: Buffer.alloc(1_500_000, ' ') });
+    expect(r).toEqual({ firstStatus: 413, next: 200 });
   });
 });
 

@@ -68,6 +68,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     reply.header('x-request-id', req.id);
   });
   app.addHook('onResponse', async (req, reply) => {
+    // Answered before its body was read to the end (415, 413, a refusal in a hook): drop the rest, or a
+    // half-read body holds the keep-alive connection and the client's next request on it.
+    if (!req.raw.complete) req.raw.resume();
     req.log.info(
       {
         method: req.method,

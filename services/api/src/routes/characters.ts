@@ -51,8 +51,10 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
     '/characters/import',
     {
       bodyLimit: CHARACTER_LIMITS.pngBytes,
+      // Only a body the JSON parser will read is wrapped: a type the api refuses (415) must stay unread,
+      // so that Node discards it and the keep-alive connection serves the client's next request.
       preParsing: async (req, _reply, payload) =>
-        isPng(req.headers['content-type']) ? payload : capBytes(payload, CHARACTER_LIMITS.cardBytes),
+        isJson(req.headers['content-type']) ? capBytes(payload, CHARACTER_LIMITS.cardBytes) : payload,
       schema: {
         tags: ['characters'],
         summary:
@@ -123,7 +125,8 @@ export const characterRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
   );
 };
 
-const isPng = (type: string | undefined) => (type ?? '').split(';')[0]?.trim().toLowerCase() === 'image/png';
+const mediaType = (type: string | undefined) => (type ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+const isJson = (type: string | undefined) => mediaType(type) === 'application/json';
 
 /** Ends the body with a 413 once it passes `limit` bytes (JSON cards; PNG cards have the route's cap). */
 function capBytes(payload: Readable, limit: number): Readable {
