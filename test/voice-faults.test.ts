@@ -3,6 +3,7 @@ import { RedisAudioStore } from '@gateway/audio-store';
 import type { ChatJobAccepted, ChatJobData, ChatJobView, Reply, TtsChunkInfo } from '@gateway/contracts';
 import { createLogger } from '@gateway/logger';
 import {
+  createChatQueue,
   createKeys,
   createRedis,
   createTtsQueue,
@@ -65,9 +66,11 @@ async function runningChat(): Promise<ChatJobData> {
   });
   expect(r.status).toBe(202);
   const id = r.body.job_id;
-  const rec = await jobs.get(id);
+  // A job that goes onto the queue at once keeps its request in BullMQ's job only (stored once).
+  const chat = createChatQueue(redis, keys());
+  const queued = await chat.getJob(id).finally(() => chat.close());
   expect(await jobs.start(id)).toMatchObject({ started: true, attempt: 1 });
-  return rec!.data!;
+  return queued!.data as ChatJobData;
 }
 
 const reply = (content: string): Reply => ({

@@ -98,9 +98,12 @@ export class RedisAudioStore implements AudioStore {
     return this.redis.getrangeBuffer(key, h.offset + start, h.offset + end);
   }
 
-  async remove(id: string, chunks = 0): Promise<void> {
+  async remove(id: string, chunks = 0, attempts = 0): Promise<void> {
     const keys = [this.key({ id })];
-    for (let n = 0; n < chunks; n++) keys.push(this.key({ id, chunk: n }));
+    for (let n = 0; n < chunks; n++) {
+      keys.push(this.key({ id, chunk: n }));
+      for (let a = 1; a <= attempts; a++) keys.push(this.key({ id, chunk: n, attempt: a }));
+    }
     // Keys of one id share its hash tag, so one DEL works on a cluster too.
     await this.redis.del(...keys);
   }

@@ -26,8 +26,11 @@ export interface AudioStore {
   stat(ref: AudioRef): Promise<StoredAudio | null>;
   /** Bytes `start..end` (inclusive) or the whole file; null when it does not exist (yet). */
   read(ref: AudioRef, range?: { start: number; end: number }): Promise<Buffer | null>;
-  /** Removes the whole file and its chunks. */
-  remove(id: string, chunks?: number): Promise<void>;
+  /**
+   * Removes the whole file and its chunks: `chunks` sentence chunks, both the ones of a re-run asked for
+   * by `POST …/tts` (no attempt) and those of each attempt 1..`attempts` of the reply.
+   */
+  remove(id: string, chunks?: number, attempts?: number): Promise<void>;
 }
 
 // Ids become Redis keys or file names: a strict shape keeps paths and key patterns out.

@@ -186,11 +186,20 @@ const MAX_AUDIO_CHUNKS = 1_000;
 
 /** A deleted conversation's job: its record, events and audio (whole reply and sentence chunks). */
 async function removeJob(deps: ApiDeps, jobId: string): Promise<void> {
+  // Sentence chunks are stored per attempt of the reply (and without one for a re-run asked by click).
+  const attempts = (await deps.jobs.get(jobId))?.attempt ?? 0;
+  const has = async (chunk: number) => {
+    for (let attempt = 0; attempt <= attempts; attempt++) {
+      const ref = attempt === 0 ? { id: jobId, chunk } : { id: jobId, chunk, attempt };
+      if (await deps.audio.stat(ref)) return true;
+    }
+    return false;
+  };
   let chunks = 0;
-  while (chunks < MAX_AUDIO_CHUNKS && (await deps.audio.stat({ id: jobId, chunk: chunks }))) chunks += 1;
+  while (chunks < MAX_AUDIO_CHUNKS && (await has(chunks))) chunks += 1;
   await Promise.all([
     deps.redis.del(deps.keys.job(jobId), deps.keys.events(jobId)),
-    deps.audio.remove(jobId, chunks),
+    deps.audio.remove(jobId, chunks, attempts),
     // BullMQ keeps a failed job (with its request) for a while; it goes too.
     ...deps.pool.names.map((server) =>
       deps.pool
