@@ -60,15 +60,7 @@ export async function processTtsJob(
       guards.end(run),
     );
   };
-  const result = (tts: TtsInfo, size: number | null): TtsJobResult => ({
-    audio_id: id,
-    status: tts.status === 'completed' ? 'completed' : tts.status === 'failed' ? 'failed' : 'skipped',
-    content_type: size === null ? null : 'audio/wav',
-    size,
-    duration_seconds: tts.duration_seconds ?? null,
-    voice_id: voice,
-    ...(tts.reason ? { reason: tts.reason } : {}),
-  });
+  const result = (tts: TtsInfo, size: number | null) => jobResult(id, voice, tts, size);
 
   try {
     if (deps.engine.skip) {
@@ -153,4 +145,17 @@ export async function processTtsJob(
     await end(tts);
     return { outcome: 'failed', error, result: result(tts, null) };
   }
+}
+
+/** What a speech job returns to BullMQ: where its WAV is (if any) and how it ended. */
+export function jobResult(id: string, voice: string | null, tts: TtsInfo, size: number | null): TtsJobResult {
+  return {
+    audio_id: id,
+    status: tts.status === 'completed' ? 'completed' : tts.status === 'failed' ? 'failed' : 'skipped',
+    content_type: size === null ? null : 'audio/wav',
+    size,
+    duration_seconds: tts.duration_seconds ?? null,
+    voice_id: voice,
+    ...(tts.reason ? { reason: tts.reason } : {}),
+  };
 }

@@ -2,7 +2,7 @@ import type { TtsChunkInfo, TtsInfo, TtsJobData, TtsJobResult } from '@gateway/c
 import { type SpeechChunks, ttsChunkJobId } from '@gateway/queue';
 import type { Job, Queue } from 'bullmq';
 import type { TtsJobContext, TtsJobDeps, TtsOutcome } from './job-types.js';
-import { audioUrl, guards } from './process-tts-job.js';
+import { audioUrl, guards, jobResult } from './process-tts-job.js';
 import { round2, synthesizeWav, toGatewayError } from './synthesize.js';
 import { prepareText } from './text.js';
 import { joinWav } from './wav.js';
@@ -198,15 +198,7 @@ async function assemble(data: TtsJobData, deps: ChunkJobDeps, attempt: number): 
     { voice, chunks: total, status: tts.status, wholeAudioMs: Date.now() - data.created_at },
     'speech ready',
   );
-  const result: TtsJobResult = {
-    audio_id: id,
-    status: tts.status === 'completed' ? 'completed' : tts.status === 'failed' ? 'failed' : 'skipped',
-    content_type: size === null ? null : 'audio/wav',
-    size,
-    duration_seconds: tts.duration_seconds ?? null,
-    voice_id: voice,
-    ...(tts.reason ? { reason: tts.reason } : {}),
-  };
+  const result = jobResult(id, voice, tts, size);
   return { outcome: tts.status === 'completed' ? 'completed' : 'skipped', result };
 }
 
