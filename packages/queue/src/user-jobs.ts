@@ -4,33 +4,44 @@ import { luaScript } from './lua.js';
 
 /**
  * KEYS: the owner's active job ids (zset scored by when each was added), the bytes of their requests (hash,
- * field = job id; same slot). ARGV: job id, job limit, ttl, now, this request's bytes, byte budget (0: none).
- * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. Byte entries of
- * jobs no longer active are dropped here (a release only removes the id). Returns {1, active, held bytes}
- * when the job holds a slot (also when it already did), {0, active, held bytes} when a cap refuses it.
+ * field = job id, plus `#total`, their running sum; same slot). ARGV: job id, job limit, ttl, now, this
+ * request's bytes, byte budget (0: none).
+ * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. A release only
+ * removes the id, so `#total` may count ended jobs too (never too little): the common case costs O(1),
+ * and only a request that would pass the budget by that sum pays for the exact count, which drops the
+ * entries of jobs no longer active and rewrites `#total`. Returns {1, active, bytes held} when the job
+ * holds a slot (also when it already did), {0, active, bytes held} when a cap refuses it.
  */
 const ACQUIRE = `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, redis.call('ZCARD', KEYS[1]), 0} end
 local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[2]) then return {0, n, 0} end
 local budget = tonumber(ARGV[6])
+local bytes = tonumber(ARGV[5])
 local held = 0
 if budget > 0 then
-  local live = {}
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do live[id] = true end
-  local h = redis.call('HGETALL', KEYS[2])
-  local stale = {}
-  for i = 1, #h, 2 do
-    if live[h[i]] then held = held + tonumber(h[i + 1]) else stale[#stale + 1] = h[i] end
+  held = tonumber(redis.call('HGET', KEYS[2], '#total') or '0')
+  if held + bytes > budget then
+    local live = {}
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do live[id] = true end
+    local h = redis.call('HGETALL', KEYS[2])
+    local stale = {}
+    held = 0
+    for i = 1, #h, 2 do
+      if h[i] ~= '#total' then
+        if live[h[i]] then held = held + tonumber(h[i + 1]) else stale[#stale + 1] = h[i] end
+      end
+    end
+    if #stale > 0 then redis.call('HDEL', KEYS[2], unpack(stale)) end
+    redis.call('HSET', KEYS[2], '#total', held)
+    if held + bytes > budget then return {0, n, held} end
   end
-  if #stale > 0 then redis.call('HDEL', KEYS[2], unpack(stale)) end
-  if held + tonumber(ARGV[5]) > budget then return {0, n, held} end
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+  redis.call('HSET', KEYS[2], ARGV[1], bytes, '#total', held + bytes)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {1, n + 1, held + tonumber(ARGV[5])}
+return {1, n + 1, held + bytes}
 `;
 
 export interface UserJobSlot {
