@@ -64,6 +64,8 @@ export function baseEnv(prefix: string, simUrl: string, port: number): Record<st
     // A benchmark user submits thousands of jobs and opens a thousand streams: lift the per-user and
     // per-IP limits (to their maxima; the limiters still run, so their cost is measured).
     USER_MAX_ACTIVE_JOBS: '100000',
+    // The benchmarks measure the pipeline, not per-user caps: no byte budget either (one user may queue 20,000).
+    USER_MAX_QUEUED_BYTES: '0',
     SSE_MAX_PER_USER: '100000',
     SUBMIT_RATE_PER_USER: '10000000',
     SUBMIT_RATE_PER_IP: '10000000',
