@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { ROOT } from '../support/stack.js';
+import { buildWebIfStale } from '../../packages/web/build-if-stale.js';
+import { ROOT, type Stack, type StackOptions, startStack } from '../support/stack.js';
 
 export const SCREENSHOTS = join(ROOT, 'test/web/screenshots');
 
@@ -98,4 +99,44 @@ export async function send(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: /^(메시지|Message)$/ });
   await box.fill(text);
   await box.press('Enter');
+}
+
+/** A browser test file's set-up: the web client built if stale, then the stack and Chromium started together. */
+export async function startWebStack(
+  executablePath: string,
+  options: StackOptions,
+): Promise<[Stack, Browser]> {
+  const built = buildWebIfStale({ log: () => {} });
+  if (!built.ok) throw new Error(`the web client did not build: ${built.reason}`);
+  return Promise.all([startStack(options), launchChromium(executablePath)]);
+}
+
+export async function stopWebStack(stack: Stack | undefined, browser: Browser | undefined): Promise<void> {
+  await browser?.close();
+  await stack?.stop();
+}
+
+/** A new person on the page, logged in as a guest, with `character` made through the api and its chat open. */
+export async function guestWithCharacter(
+  browser: Browser,
+  apiUrl: string,
+  character: { name: string } & Record<string, unknown>,
+  opts: { locale?: string; width?: number; height?: number } = {},
+): Promise<Watched> {
+  const w = await openPage(browser, {
+    locale: opts.locale ?? 'ko-KR',
+    width: opts.width ?? 1280,
+    height: opts.height ?? 800,
+  });
+  await w.page.goto(apiUrl);
+  await w.page.getByRole('button', { name: /게스트로 계속|Continue as guest/ }).click();
+  await w.page.getByRole('button', { name: /로그아웃|Log out/ }).waitFor();
+  const res = await w.context.request.post(`${apiUrl}/characters`, {
+    headers: { origin: apiUrl },
+    data: character,
+  });
+  if (res.status() !== 201) throw new Error(`POST /characters answered ${res.status()}: ${await res.text()}`);
+  await w.page.reload();
+  await characterButton(w.page, character.name).click();
+  return w;
 }

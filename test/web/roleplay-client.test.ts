@@ -6,18 +6,19 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebIfStale } from '../../packages/web/build-if-stale.js';
 import { base64Json, buildPng } from '../support/png-card.js';
-import { type Stack, startStack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
 import {
   characterButton,
   chromiumPath,
-  launchChromium,
+  guestWithCharacter as openGuest,
   openPage,
   screenshot,
   scrollWidth,
   send,
   seriousViolations,
+  startWebStack,
+  stopWebStack,
   type Watched,
 } from './browser.js';
 
@@ -30,44 +31,26 @@ describe.skipIf(!CHROMIUM)('role-play screens in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    expect(buildWebIfStale({ log: () => {} }).ok).toBe(true);
-    [stack, browser] = await Promise.all([
-      startStack({
-        kind: 'ollama',
-        sim: { tokenDelayMs: FAST_MS, replyTokens: 24 },
-        services: ['api', 'llm-worker'],
-        env: { TTS_ENGINE: 'none', TTS_DEFAULT: 'false' },
-      }),
-      launchChromium(CHROMIUM!),
-    ]);
+    [stack, browser] = await startWebStack(CHROMIUM!, {
+      kind: 'ollama',
+      sim: { tokenDelayMs: FAST_MS, replyTokens: 24 },
+      services: ['api', 'llm-worker'],
+      env: { TTS_ENGINE: 'none', TTS_DEFAULT: 'false' },
+    });
   }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  afterAll(() => stopWebStack(stack, browser));
 
   const headers = () => ({ origin: stack.apiUrl });
   const lastSim = () => stack.sim.requests().at(-1);
 
   /** A new guest on the page with one character made through the api, its chat open. */
-  async function guestWithCharacter(opts: { locale?: string; width?: number; height?: number } = {}) {
-    const w = await openPage(browser, {
-      locale: opts.locale ?? 'ko-KR',
-      width: opts.width ?? 1280,
-      height: opts.height ?? 800,
-    });
-    await w.page.goto(stack.apiUrl);
-    await w.page.getByRole('button', { name: /게스트로 계속|Continue as guest/ }).click();
-    await w.page.getByRole('button', { name: /로그아웃|Log out/ }).waitFor();
-    const res = await w.context.request.post(`${stack.apiUrl}/characters`, {
-      headers: headers(),
-      data: { name: '미나', persona: '밝고 수다스러운 대학생.', greeting: '안녕! 오늘 뭐 했어?' },
-    });
-    expect(res.status()).toBe(201);
-    await w.page.reload();
-    await characterButton(w.page, '미나').click();
-    return w;
-  }
+  const guestWithCharacter = (opts: { locale?: string; width?: number; height?: number } = {}) =>
+    openGuest(
+      browser,
+      stack.apiUrl,
+      { name: '미나', persona: '밝고 수다스러운 대학생.', greeting: '안녕! 오늘 뭐 했어?' },
+      opts,
+    );
 
   /** The finished replies in the log (the greeting included). */
   const replies = (page: Page) => page.locator('li.msg.assistant:not(.live)');

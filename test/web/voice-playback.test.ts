@@ -5,9 +5,8 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebIfStale } from '../../packages/web/build-if-stale.js';
-import { type Stack, startStack } from '../support/stack.js';
-import { chromiumPath, launchChromium, openPage, screenshot } from './browser.js';
+import type { Stack } from '../support/stack.js';
+import { chromiumPath, openPage, screenshot, startWebStack, stopWebStack } from './browser.js';
 
 const CHROMIUM = chromiumPath();
 
@@ -67,22 +66,15 @@ describe.skipIf(!CHROMIUM)('realtime speech in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    expect(buildWebIfStale({ log: () => {} }).ok).toBe(true);
-    [stack, browser] = await Promise.all([
-      startStack({
-        kind: 'ollama',
-        // GPU-paced: a 40-token reply takes about 1.7 s to write.
-        sim: { ttftMs: 150, tokenDelayMs: 40, replyTokens: 40 },
-        services: ['api', 'llm-worker', 'tts-worker'],
-        env: { TTS_DEFAULT: 'true', TTS_ENGINE: 'espeak' },
-      }),
-      launchChromium(CHROMIUM!),
-    ]);
+    [stack, browser] = await startWebStack(CHROMIUM!, {
+      kind: 'ollama',
+      // GPU-paced: a 40-token reply takes about 1.7 s to write.
+      sim: { ttftMs: 150, tokenDelayMs: 40, replyTokens: 40 },
+      services: ['api', 'llm-worker', 'tts-worker'],
+      env: { TTS_DEFAULT: 'true', TTS_ENGINE: 'espeak' },
+    });
   }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  afterAll(() => stopWebStack(stack, browser));
 
   async function guestChat() {
     const w = await openPage(browser, { locale: 'ko-KR', width: 1280, height: 800 });

@@ -4,17 +4,18 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebIfStale } from '../../packages/web/build-if-stale.js';
-import { type Stack, startStack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
 import {
   characterButton,
   chromiumPath,
-  launchChromium,
+  guestWithCharacter as openGuest,
   openPage,
   screenshot,
   scrollWidth,
   send,
   seriousViolations,
+  startWebStack,
+  stopWebStack,
 } from './browser.js';
 
 const CHROMIUM = chromiumPath();
@@ -32,47 +33,29 @@ describe.skipIf(!CHROMIUM)('web client in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    expect(buildWebIfStale({ log: () => {} }).ok).toBe(true);
-    [stack, browser] = await Promise.all([
-      startStack({
-        kind: 'ollama',
-        sim: { tokenDelayMs: FAST_MS, replyTokens: 40 },
-        services: ['api', 'llm-worker', 'tts-worker'],
-        // One model slot, so that a second reply has to wait in line.
-        env: { TTS_DEFAULT: 'true', TTS_ENGINE: 'espeak', BREAKER_PROBE_MS: '300', LLM_CONCURRENCY: '1' },
-      }),
-      launchChromium(CHROMIUM!),
-    ]);
+    [stack, browser] = await startWebStack(CHROMIUM!, {
+      kind: 'ollama',
+      sim: { tokenDelayMs: FAST_MS, replyTokens: 40 },
+      services: ['api', 'llm-worker', 'tts-worker'],
+      // One model slot, so that a second reply has to wait in line.
+      env: { TTS_DEFAULT: 'true', TTS_ENGINE: 'espeak', BREAKER_PROBE_MS: '300', LLM_CONCURRENCY: '1' },
+    });
   }, 90_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  afterAll(() => stopWebStack(stack, browser));
 
   /** A new person on the page, logged in as a guest, with one character made through the api. */
-  async function guestWithCharacter(opts: { locale?: string; width?: number; height?: number } = {}) {
-    const w = await openPage(browser, {
-      locale: opts.locale ?? 'ko-KR',
-      width: opts.width ?? 1280,
-      height: opts.height ?? 800,
-    });
-    await w.page.goto(stack.apiUrl);
-    await w.page.getByRole('button', { name: /게스트로 계속|Continue as guest/ }).click();
-    await w.page.getByRole('button', { name: /로그아웃|Log out/ }).waitFor();
-    const res = await w.context.request.post(`${stack.apiUrl}/characters`, {
-      headers: { origin: stack.apiUrl },
-      data: {
+  const guestWithCharacter = (opts: { locale?: string; width?: number; height?: number } = {}) =>
+    openGuest(
+      browser,
+      stack.apiUrl,
+      {
         name: '미나',
         persona: '밝고 수다스러운 대학생.',
         voice_id: 'ko',
         greeting: '안녕! 오늘 뭐 했어?',
       },
-    });
-    expect(res.status()).toBe(201);
-    await w.page.reload();
-    await characterButton(w.page, '미나').click();
-    return w;
-  }
+      opts,
+    );
 
   const tokenDelay = (ms: number) => stack.sim.configure({ tokenDelayMs: ms });
   const liveReply = (page: Page) => page.locator('li.msg.assistant.live');
