@@ -1,0 +1,104 @@
+import { type ChatJobData, isGatewayError, type Reply } from '@gateway/contracts';
+
+import type { LlmClient } from '@gateway/llm-clients';
+import {
+  type ChatMessage,
+  droppedCallerMessages,
+  estimateTokens,
+  fitToContext,
+  normalizeForGemma,
+} from '@gateway/prompt';
+import type { ConversationAdmin } from '@gateway/queue';
+import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
+
+/** What generating one reply needs: the backend, the conversation's recent turns, the configured window. */
+export interface ReplyDeps {
+  llm: LlmClient;
+  history: Pick<ConversationAdmin, 'recentTurns'>;
+  settings: { maxContextTokens: number };
+}
+
+/**
+ * Most turns that can fit a window of `maxContextTokens`: a turn is a user message of at least one token
+ * and a reply (possibly empty), each wrapped in the chat template's markers (Gemma: 5 per message), so
+ * at least 11 tokens.
+ */
+export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxContextTokens / 11) + 1;
+
+/**
+ * One reply from the backend: the prompt built (the role-play prompt, or a `/v1` caller's own messages
+ * fitted for the template), trimmed to the window, and streamed token by token to `onToken`.
+ */
+export async function generate(
+  data: ChatJobData,
+  deps: ReplyDeps,
+  signal: AbortSignal,
+  onToken: (delta: string) => void,
+  onTrimmed: (droppedMessages: number) => Promise<unknown>,
+): Promise<Reply> {
+  const { llm } = deps;
+  // Only the turns that could fit the window are read: the work per turn does not grow with the history.
+  const [turns, window] = await Promise.all([
+    data.kind === 'roleplay'
+      ? deps.history.recentTurns(
+          data.conversation_id,
+          data.turn,
+          maxTurnsInWindow(deps.settings.maxContextTokens),
+        )
+      : [],
+    // The server's own context window (vLLM max_model_len) wins over the configured one.
+    llm.contextWindow(data.model, { signal }),
+  ]);
+  const maxContextTokens = window ?? deps.settings.maxContextTokens;
+  const openai = data.kind === 'openai' ? openAiPrompt(data) : null;
+  const messages = openai ? openai.messages : buildPrompt(data, turns);
+  const p = data.params ?? {};
+  const fitOpts = {
+    maxContextTokens,
+    maxTokens: data.max_tokens,
+    count: (m: ChatMessage[]) => llm.countTokens(data.model, m, { signal }),
+  };
+  // estimateTokens never undercounts: when even it fits with room to spare, the backend's exact count
+  // (/tokenize, one more round trip before the first token) could not change what is sent.
+  const roomy = estimateTokens(normalizeForGemma(messages)) + data.max_tokens <= maxContextTokens * 0.8;
+  const call = (m: ChatMessage[]) =>
+    llm.chatStream(
+      {
+        model: data.model,
+        messages: m,
+        maxTokens: data.max_tokens,
+        temperature: data.temperature,
+        ...(data.top_p === null ? {} : { topP: data.top_p }),
+        ...(data.stop ? { stop: data.stop } : {}),
+        ...(data.seed === null || data.seed === undefined ? {} : { seed: data.seed }),
+        numCtx: maxContextTokens,
+        ...backendFields(p, openai?.continueFinal === true),
+      },
+      { signal, onToken },
+    );
+  let fit = await fitToContext(messages, roomy ? { ...fitOpts, count: undefined } : fitOpts);
+  const dropped = () => (openai ? droppedCallerMessages(openai, fit) : 0);
+  if (dropped() > 0) await onTrimmed(dropped());
+  let result: Awaited<ReturnType<typeof call>>;
+  try {
+    result = await call(fit.messages);
+  } catch (err) {
+    // Our count was an estimate or the backend counts differently: trim one more pair and try once more.
+    if (!isGatewayError(err) || err.code !== 'context_too_long') throw err;
+    fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
+    if (dropped() > 0) await onTrimmed(dropped());
+    result = await call(fit.messages);
+  }
+  return {
+    content: result.content,
+    model: result.model || data.model,
+    finish_reason: result.finishReason,
+    usage: {
+      prompt_tokens: result.usage.promptTokens,
+      completion_tokens: result.usage.completionTokens,
+      total_tokens: result.usage.totalTokens,
+    },
+    ...replyExtras(result),
+    ...(dropped() > 0 ? { dropped_messages: dropped() } : {}),
+  };
+}
