@@ -7,6 +7,7 @@ import { createAdmin } from './support/admin.js';
 import { cookiesOf, loginSession, type TestSession } from './support/auth.js';
 import { call, waitFor } from './support/http.js';
 import { type Stack, startStack, stopProcess } from './support/stack.js';
+import { silenceWav } from './support/wav.js';
 
 /**
  * Abuse hardening (issue #19) against real processes: what a stranger, a guest or a greedy user can do
@@ -56,22 +57,7 @@ const freshIp = () => `10.77.${Math.floor(nextIp / 250)}.${(nextIp++ % 250) + 1}
 async function startHeldTts() {
   const held: ServerResponse[] = [];
   let requests = 0;
-  // 0.1 s of silence, 16 kHz mono 16-bit.
-  const samples = Buffer.alloc(3_200);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + samples.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(16_000, 24);
-  head.writeUInt32LE(32_000, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(samples.length, 40);
-  const wav = Buffer.concat([head, samples]);
+  const wav = silenceWav();
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     req.on('end', () => {

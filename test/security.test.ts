@@ -8,6 +8,7 @@ import { guestSession, loginSession, registerSession, type TestSession } from '.
 import { call, readSse, waitFor } from './support/http.js';
 import { apiLogsCaughtUp, queuesIdle } from './support/settle.js';
 import { type Stack, startStack } from './support/stack.js';
+import { silenceWav } from './support/wav.js';
 
 /**
  * Security hygiene against the real processes. (1) No request field or header chooses where the gateway
@@ -33,25 +34,6 @@ async function startCanary(): Promise<{ server: TcpServer; url: string; connecti
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return { server, url: `http://127.0.0.1:${port}`, connections: () => n };
-}
-
-/** 0.1 s of silence as a WAV file. */
-function silenceWav(): Buffer {
-  const samples = Buffer.alloc(1_600 * 2);
-  const head = Buffer.alloc(44);
-  head.write('RIFF', 0);
-  head.writeUInt32LE(36 + samples.length, 4);
-  head.write('WAVEfmt ', 8);
-  head.writeUInt32LE(16, 16);
-  head.writeUInt16LE(1, 20);
-  head.writeUInt16LE(1, 22);
-  head.writeUInt32LE(16_000, 24);
-  head.writeUInt32LE(32_000, 28);
-  head.writeUInt16LE(2, 32);
-  head.writeUInt16LE(16, 34);
-  head.write('data', 36);
-  head.writeUInt32LE(samples.length, 40);
-  return Buffer.concat([head, samples]);
 }
 
 /** The configured OpenAI-style TTS server (`TTS_ENGINE=openai`): records what it is asked to speak. */
