@@ -97,26 +97,17 @@ describe('Redis cost per chat job', () => {
       await turn({ max_tokens: 4 });
       let short = 0;
       let long = 0;
-      // BullMQ's own event stream takes XADDs too, as many as its timing makes (a `drained` event when a
-      // worker finds the queue empty): those are counted apart, so `writes` are the job streams' alone.
-      const bullEvents = () => probe.xlen(`${stack.prefix}:{chat}:events`);
-      let bull = await bullEvents();
       const few = await measure(probe, 3, async () => {
         for (let i = 0; i < 3; i++) short += await turn({ max_tokens: 4 });
       });
-      const fewBull = (await bullEvents()) - bull;
-      bull = await bullEvents();
       const many = await measure(probe, 3, async () => {
         for (let i = 0; i < 3; i++) long += await turn({ max_tokens: 24 });
       });
-      const manyBull = (await bullEvents()) - bull;
       // Each token arrives 30 ms after the last, after the 25 ms flush window closed: one write each.
       const extraTokens = (long - short) / 3;
       expect(extraTokens).toBeGreaterThanOrEqual(15);
       const perToken = (many.commands - few.commands) / extraTokens;
-      const jobStreamWrites = (c: Cost, bullMq: number) => (c.byCommand.xadd ?? 0) - bullMq;
-      const writesPerToken =
-        (jobStreamWrites(many, manyBull) - jobStreamWrites(few, fewBull)) / 3 / extraTokens;
+      const writesPerToken = ((many.byCommand.xadd ?? 0) - (few.byCommand.xadd ?? 0)) / 3 / extraTokens;
       const cpuPerToken = (many.cpuUs - few.cpuUs) / extraTokens;
       console.log(
         `per extra token: ${perToken.toFixed(2)} commands (${writesPerToken.toFixed(2)} XADD), ${cpuPerToken.toFixed(0)} µs Redis CPU (${extraTokens} token events more per job)`,
