@@ -3,10 +3,9 @@ import {
   type ClientMessage,
   droppedCallerMessages,
   fitClientMessages,
-  NEUTRAL_OPENING,
 } from './client-prompt.js';
 import { fitToContext } from './fit.js';
-import { normalizeForGemma } from './messages.js';
+import { NEUTRAL_OPENING, normalizeForGemma } from './messages.js';
 
 const s = (content: string, name?: string): ClientMessage => ({
   role: 'system',

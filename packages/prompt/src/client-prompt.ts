@@ -13,10 +13,7 @@
  *   fixed language;
  * - tool results and tool-calling turns are left as they are.
  */
-import type { ChatMessage } from './messages.js';
-
-/** The user turn put before an assistant greeting that opens a conversation: no words of any language. */
-export const NEUTRAL_OPENING = '…';
+import { type ChatMessage, NEUTRAL_OPENING } from './messages.js';
 
 const SEPARATOR = '\n\n';
 

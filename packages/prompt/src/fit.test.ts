@@ -1,7 +1,7 @@
 import { isGatewayError } from '@gateway/contracts';
 import { describe, expect, it } from 'vitest';
 import { fitToContext, type TokenCounter } from './fit.js';
-import { type ChatMessage, SYNTHETIC_OPENING } from './messages.js';
+import { type ChatMessage, NEUTRAL_OPENING } from './messages.js';
 import { estimateTokens } from './tokens.js';
 
 const u = (content: string): ChatMessage => ({ role: 'user', content });
@@ -161,7 +161,7 @@ describe('fitToContext with an exact counter', () => {
     const msgs = [s('S'), a('greeting'.padEnd(90, '.')), u('hi'.padEnd(90)), a('yo'.padEnd(90)), u('last')];
     const count = counter();
     const full = await fitToContext(msgs, { maxContextTokens: 10_000, maxTokens: 10, count });
-    expect(full.messages[1]).toEqual(u(SYNTHETIC_OPENING));
+    expect(full.messages[1]).toEqual(u(NEUTRAL_OPENING));
     const budget = exactTokens(full.messages) - 1;
     const r = await fitToContext(msgs, { maxContextTokens: budget + 10, maxTokens: 10, count });
     expect(r.droppedPairs).toBe(1);

@@ -3,7 +3,6 @@ export {
   type ClientPrompt,
   droppedCallerMessages,
   fitClientMessages,
-  NEUTRAL_OPENING,
 } from './client-prompt.js';
 export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
 export { formatLore, type LoreEntry, type LoreOptions, selectLore } from './lorebook.js';
@@ -12,8 +11,8 @@ export {
   buildChatMessages,
   type ChatMessage,
   type ChatRole,
+  NEUTRAL_OPENING,
   normalizeForGemma,
-  SYNTHETIC_OPENING,
 } from './messages.js';
 export { formatPersonaForRoleplay, type PersonaInput, type Scenario } from './persona.js';
 export { estimateContentTokens, estimateMessageTokens, estimateTokens } from './tokens.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildChatMessages, type ChatMessage, normalizeForGemma, SYNTHETIC_OPENING } from './messages.js';
+import { buildChatMessages, type ChatMessage, normalizeForGemma, NEUTRAL_OPENING } from './messages.js';
 
 const u = (content: string): ChatMessage => ({ role: 'user', content });
 const a = (content: string): ChatMessage => ({ role: 'assistant', content });
@@ -30,8 +30,10 @@ describe('buildChatMessages', () => {
       userMessage: '반가워',
       greeting: ' 어서 와! ',
     });
-    expect(out).toEqual([s('SYS'), u(SYNTHETIC_OPENING), a('어서 와!'), u('반가워')]);
+    expect(out).toEqual([s('SYS'), u(NEUTRAL_OPENING), a('어서 와!'), u('반가워')]);
     assertGemma(out, { endsWithUser: true });
+    // The turn before the greeting is in no language: an English chat gets no Korean line.
+    expect(NEUTRAL_OPENING).not.toMatch(/\p{L}/u);
   });
 
   it('blank greeting is ignored', () => {
@@ -48,7 +50,7 @@ describe('buildChatMessages', () => {
     });
     expect(out).toEqual([
       s('SYS'),
-      u(SYNTHETIC_OPENING),
+      u(NEUTRAL_OPENING),
       a('어서 와!'),
       u('안녕'),
       a('무슨 일이야?'),
@@ -126,7 +128,7 @@ describe('normalizeForGemma', () => {
   it('inserts a synthetic user turn before a leading assistant turn', () => {
     expect(normalizeForGemma([s('S'), a('greeting'), u('hi')])).toEqual([
       s('S'),
-      u(SYNTHETIC_OPENING),
+      u(NEUTRAL_OPENING),
       a('greeting'),
       u('hi'),
     ]);

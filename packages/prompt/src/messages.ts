@@ -18,8 +18,11 @@ export interface ChatMessage {
 const isToolTurn = (m: ChatMessage) =>
   m.role === 'tool' || m.tool_calls !== undefined || m.tool_call_id !== undefined;
 
-/** Synthetic user turn put before a conversation that the character opens (its greeting). */
-export const SYNTHETIC_OPENING = '(대화를 시작합니다)';
+/**
+ * The user turn put before a conversation the character opens (its greeting), which Gemma needs: no words
+ * of any language, so an English chat does not get a Korean line, nor the other way round.
+ */
+export const NEUTRAL_OPENING = '…';
 
 const SEPARATOR = '\n\n';
 
@@ -41,7 +44,7 @@ function alternate(turns: readonly ChatMessage[]): ChatMessage[] {
       out.push({ ...turn });
     }
   }
-  if (out[0]?.role === 'assistant') out.unshift({ role: 'user', content: SYNTHETIC_OPENING });
+  if (out[0]?.role === 'assistant') out.unshift({ role: 'user', content: NEUTRAL_OPENING });
   return out;
 }
 
@@ -60,7 +63,7 @@ function splitSystem(messages: readonly ChatMessage[]): { system: string[]; turn
  * plus any system messages found in history), then alternating user/assistant turns starting with
  * `user`, ending with the new user message. A conversation the character opens (its greeting,
  * given as `greeting` with an empty history, or history whose first turn is assistant) gets a
- * synthetic user turn (SYNTHETIC_OPENING) before it. Consecutive same-role turns are merged with
+ * synthetic user turn (NEUTRAL_OPENING) before it. Consecutive same-role turns are merged with
  * a blank line, never dropped; so a history ending with an unanswered user turn is merged with
  * the new user message.
  */
