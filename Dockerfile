@@ -40,6 +40,10 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
+# Node 20 sizes its heap from the machine's memory, not the pod's limit (512Mi in infra/k8s): capped here,
+# V8 collects before a burst's garbage grows the process past the limit (packages/config/src/heap.ts).
+# A deployment with another memory limit sets its own NODE_OPTIONS; check-deploy checks it fits.
+ENV NODE_OPTIONS=--max-old-space-size=384
 # Code stays owned by root (read-only to the service); only data/ (AUDIO_STORE=dir) is writable.
 COPY --from=prod-deps /app/ ./
 COPY --from=build /out/ ./

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { heapFlags } from '@gateway/config';
 import { buildWebIfStale } from '../packages/web/build-if-stale.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -153,6 +154,7 @@ for (const [name, file] of [
 ] as const) {
   if (!existsSync(`${root}/${file}`)) continue;
   const [cmd, args] = tsNode(file);
-  run(name, cmd, [...args]);
+  // The heap cap the container images set (packages/config/src/heap.ts), so `npm start` behaves alike.
+  run(name, cmd, [...heapFlags(env.NODE_OPTIONS), ...args]);
 }
 say('gateway starting', { url: `http://localhost:${env.PORT || 8080}/` });

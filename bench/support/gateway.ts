@@ -1,6 +1,7 @@
 /** The gateway under test: real api and llm-worker processes on a fresh Redis key prefix. */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import { heapFlags } from '@gateway/config';
 import { createKeys, createRedis, type Keys, WorkerRegistry } from '@gateway/queue';
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
@@ -111,7 +112,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         gw.workers.push(
           spawnNode(`llm-worker-${k + 1}`, 'services/llm-worker/src/main.ts', {
             env,
-            nodeArgs: k === 0 ? prof('llm-worker') : [],
+            nodeArgs: [...heapFlags(), ...(k === 0 ? prof('llm-worker') : [])],
           }),
         );
       }
@@ -132,7 +133,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     },
   };
   try {
-    gw.api = spawnNode('api', 'services/api/src/main.ts', { env, nodeArgs: prof('api') });
+    // Services run with the heap cap of the container images (packages/config/src/heap.ts).
+    gw.api = spawnNode('api', 'services/api/src/main.ts', {
+      env,
+      nodeArgs: [...heapFlags(), ...prof('api')],
+    });
     await waitUntil(
       'api',
       async () => (await request(`${apiUrl}/health`)).statusCode === 200,

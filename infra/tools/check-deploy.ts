@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseEnv } from 'node:util';
-import { type Config, Env, parseConfig } from '@gateway/config';
+import { type Config, Env, heapCapOf, parseConfig, SERVICE_HEAP_MB } from '@gateway/config';
 import { createKeys, QUEUE, type QueueName } from '@gateway/queue';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
@@ -44,7 +44,17 @@ const WORKERS: Record<string, { queues: (c: Config) => QueueName[]; timeoutMs: (
   'services/tts-worker/dist/main.js': { queues: () => [QUEUE.tts], timeoutMs: (c) => c.tts.timeoutMs },
 };
 // Variables our manifests set that are for KEDA or the pod itself, not for the config parser.
-const NOT_FOR_THE_PARSER = new Set(['REDIS_ADDRESS']);
+const NOT_FOR_THE_PARSER = new Set(['REDIS_ADDRESS', 'NODE_OPTIONS']);
+// The NODE_OPTIONS the gateway images start with (the Dockerfile's ENV), unless a container sets its own.
+const IMAGE_NODE_OPTIONS =
+  /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]?.trim() ?? '';
+/** A Kubernetes quantity of memory, in MiB. */
+const mebibytes = (q: string): number => {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(q);
+  if (!m) return Number.NaN;
+  const unit = { Ki: 1 / 1024, Mi: 1, Gi: 1024, K: 1e3 / 2 ** 20, M: 1e6 / 2 ** 20, G: 1e9 / 2 ** 20 };
+  return Number(m[1]) * (m[2] ? unit[m[2] as keyof typeof unit] : 1 / 2 ** 20);
+};
 const envKeys = new Set(Object.keys(Env.shape));
 let errors = 0;
 const fail = (where: string, msg: string) => {
@@ -103,6 +113,8 @@ function checkKustomization(dir: string) {
     for (const c of d.spec?.template.spec?.containers ?? []) {
       const at = `${where} Deployment/${d.metadata?.name} container ${c.name}`;
       const env = envOf(c, at);
+      // The gateway's own images (a registry or tag may be prepended or appended by an overlay).
+      if (/(^|\/)roleplay-gateway(-tts)?(:|$)/.test(c.image ?? '')) checkHeap(at, c, env);
       const unread = Object.keys(env).filter((k) => !envKeys.has(k) && !NOT_FOR_THE_PARSER.has(k));
       if (unread.length > 0) fail(at, `variables no service reads: ${unread.join(', ')}`);
       const worker = c.args?.[0] && WORKERS[c.args[0]] ? c.args[0] : undefined;
@@ -160,6 +172,28 @@ function checkKustomization(dir: string) {
 }
 
 console.log('kubernetes: kubectl kustomize, kubernetes-models schemas, the services’ own config parser');
+/**
+ * A gateway container's V8 heap cap must fit its memory limit with room for what lives outside the heap
+ * (code, buffers, sockets): Node 20 sizes the heap from the node's memory, so without a cap a burst's
+ * garbage can grow the process past the limit and the pod is OOM-killed.
+ */
+function checkHeap(at: string, c: IContainer, env: Record<string, string>) {
+  const limit = c.resources?.limits?.memory;
+  if (limit === undefined) return fail(at, 'no memory limit: set one (and a heap cap that fits it)');
+  const cap = heapCapOf(env.NODE_OPTIONS ?? IMAGE_NODE_OPTIONS);
+  const mib = mebibytes(String(limit));
+  if (cap === null)
+    fail(at, 'NODE_OPTIONS sets no --max-old-space-size: the heap would size itself from the node');
+  else if (!(cap <= mib * 0.8))
+    fail(at, `heap cap ${cap} MiB leaves under 20% of the ${limit} memory limit for the rest of the process`);
+}
+
+if (heapCapOf(IMAGE_NODE_OPTIONS) !== SERVICE_HEAP_MB)
+  fail(
+    'Dockerfile',
+    `ENV NODE_OPTIONS must cap the heap at SERVICE_HEAP_MB (${SERVICE_HEAP_MB}), as npm start does`,
+  );
+
 const walk = (dir: string): string[] => [
   ...(existsSync(join(dir, 'kustomization.yaml')) ? [dir] : []),
   ...readdirSync(dir, { withFileTypes: true })

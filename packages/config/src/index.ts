@@ -9,6 +9,7 @@ export {
   SINGLE_BACKEND,
 } from './backends.js';
 export { Env } from './env.js';
+export { heapCapOf, heapFlags, SERVICE_HEAP_MB } from './heap.js';
 
 export const DEFAULT_MODELS = {
   ollama: 'gemma-3-27b-it',
