@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type BackendSim, startBackendSim } from '@gateway/backend-sim';
 import { DEFAULT_MODELS } from '@gateway/config';
 import type { ApiKeyCreated, ChatJobView } from '@gateway/contracts';
 import { createKeys, QUEUE } from '@gateway/queue';
@@ -149,5 +150,81 @@ describe.each(['vllm', 'ollama'] as const)('n choices against the server cap wit
     const after = await Promise.all([ask('whole', CAP), ...[0, 1, 2].map((i) => ask(`one ${i}`, 1))]);
     expect(after.map((a) => a.choices.length)).toEqual([CAP, 1, 1, 1]);
     expect(stack.sim.stats().maxGenerating).toBeLessThanOrEqual(CAP);
+  }, 60_000);
+});
+
+/** Failover of jobs of n choices: a pool of two vLLM servers of cap 4, one of which dies mid-reply. */
+describe('n choices in a pool when a server dies', () => {
+  let stack: Stack;
+  let client: OpenAI;
+  let a: BackendSim;
+  let b: BackendSim;
+  const slow = { ttftMs: 20, tokenDelayMs: 25, replyTokens: 16, capacity: 4 * CAP };
+
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      startBackendSim({ kind: 'vllm', models: ['m1'], ...slow }),
+      startBackendSim({ kind: 'vllm', models: ['m1'], ...slow }),
+    ]);
+    stack = await startStack({
+      kind: 'vllm',
+      services: ['api', 'llm-worker', 'llm-worker'],
+      env: {
+        LLM_MODEL: 'm1',
+        USER_MAX_ACTIVE_JOBS: '100',
+        BREAKER_PROBE_MS: '200',
+        LLM_BACKENDS: JSON.stringify([
+          { name: 'a', service: 'vllm', url: a.url, concurrency: CAP, models: ['m1'] },
+          { name: 'b', service: 'vllm', url: b.url, concurrency: CAP, models: ['m1'] },
+        ]),
+      },
+    });
+    const session = await registerSession(
+      stack.apiUrl,
+      `np_${randomBytes(4).toString('hex')}`,
+      'pw-n-test-2',
+    );
+    const res = await call<ApiKeyCreated>(`${stack.apiUrl}/auth/api-keys`, {
+      body: { name: 'n' },
+      headers: session.headers,
+    });
+    client = new OpenAI({ baseURL: `${stack.apiUrl}/v1`, apiKey: res.body.key, maxRetries: 0 });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  it('moves the cut-off jobs to the other server, within its cap, and gives the seats back on both', async () => {
+    const widths = [3, 1, 3, 1, 3, 1, 3, 1, 3, 1];
+    const answers = Promise.all(
+      widths.map((n, i) =>
+        client.chat.completions.create({
+          model: 'm1',
+          messages: [{ role: 'user', content: `failover ${i}` }],
+          n,
+          max_tokens: 16,
+        }),
+      ),
+    );
+    await waitFor(
+      async () => a.stats().generating,
+      (g) => g >= 3,
+    );
+    await a.stop();
+    const done = await answers;
+    expect(done.map((d) => d.choices.length)).toEqual(widths);
+    // Some requests were cut off on `a`, and were answered all the same (by `b`).
+    expect(a.stats().completed).toBeLessThan(a.stats().requests);
+    expect(b.stats().maxGenerating).toBeLessThanOrEqual(CAP);
+    expect(a.stats().maxGenerating).toBeLessThanOrEqual(CAP);
+    const keys = createKeys(stack.prefix);
+    for (const server of ['a', 'b']) {
+      const meta = keys.bull(keys.chatQueue(server), 'meta');
+      await waitFor(
+        async () => Number(await stack.redis.hget(meta, 'concurrency')),
+        (c) => c === CAP,
+      );
+    }
   }, 60_000);
 });
