@@ -18,7 +18,7 @@ export interface ReplyDeps {
   settings: { maxContextTokens: number };
   /**
    * Holds `n` sequences of the server's cap (ServerSeats) until the returned release; waits while they do
-   * not fit. Absent: the job's own queue slot is all it takes (one server of one sequence per job).
+   * not fit. Absent: every job counts as one sequence, its own queue slot.
    */
   seats?: (n: number, signal: AbortSignal) => Promise<() => Promise<void>>;
 }
