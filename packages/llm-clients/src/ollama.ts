@@ -216,29 +216,42 @@ export class OllamaClient implements LlmClient {
   ) {}
 
   chat(req: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
-    return this.runs(req, (r) => this.chatOnce(r, opts));
+    return this.runs(req, opts.signal, (r, _i, signal) => this.chatOnce(r, { ...opts, signal }));
   }
 
   chatStream(req: ChatRequest, opts: StreamOptions): Promise<ChatResult> {
     // Only the first run streams; the client sees the others when the whole result is there.
-    return this.runs(req, (r, i) => (i === 0 ? this.streamOnce(r, opts) : this.chatOnce(r, opts)));
+    return this.runs(req, opts.signal, (r, i, signal) =>
+      i === 0 ? this.streamOnce(r, { ...opts, signal }) : this.chatOnce(r, { ...opts, signal }),
+    );
   }
 
   /**
-   * Ollama has no `n`: n choices are n runs of the same request, one after the other (a different seed
-   * each when one was given, or every run would say the same).
+   * Ollama has no `n`: n choices are n runs of the same request, all at once, as vLLM generates its n
+   * sequences side by side (the worker holds n of the server's cap for them; OLLAMA_NUM_PARALLEL below n
+   * queues the rest at the server). Each run gets its own seed when one was given (seed + i), or every
+   * run would say the same. The first failure stops the other runs and is the error of the whole.
    */
   private async runs(
     req: ChatRequest,
-    run: (r: ChatRequest, i: number) => Promise<ChatResult>,
+    signal: AbortSignal | undefined,
+    run: (r: ChatRequest, i: number, signal: AbortSignal | undefined) => Promise<ChatResult>,
   ): Promise<ChatResult> {
     const n = req.n ?? 1;
-    const first = await run(req, 0);
-    if (n <= 1) return first;
-    const results: ChatResult[] = [first];
-    for (let i = 1; i < n; i += 1) {
-      results.push(await run({ ...req, ...(req.seed === undefined ? {} : { seed: req.seed + i }) }, i));
-    }
+    if (n <= 1) return run(req, 0, signal);
+    const stop = new AbortController();
+    const each = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        run(i === 0 || req.seed === undefined ? req : { ...req, seed: req.seed + i }, i, each).catch(
+          (err: unknown) => {
+            stop.abort(err);
+            throw err;
+          },
+        ),
+      ),
+    );
+    const first = results[0]!;
     const completion = results.reduce((sum, r) => sum + r.usage.completionTokens, 0);
     return {
       ...first,

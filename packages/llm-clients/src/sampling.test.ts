@@ -198,12 +198,33 @@ describe.each(['vllm', 'ollama'] as const)('%s client: n, logprobs, tools agains
   });
 
   it.each([true, false])('answers n = 3 with three choices (stream: %s)', async (stream) => {
-    const before = sim.requests().length;
+    sim.resetStats();
     const r = await ask({ n: 3, seed: 1 }, stream);
     expect(r.choices).toHaveLength(3);
     expect(r.choices?.[0]?.content).toBe(r.content);
-    // vLLM takes n; Ollama runs n times.
-    expect(sim.requests().length - before).toBe(kind === 'vllm' ? 1 : 3);
+    // vLLM takes n; Ollama runs n times (all at once: see the next test), with seeds 1, 2, 3.
+    const sent = sim.requests();
+    expect(sent.length).toBe(kind === 'vllm' ? 1 : 3);
+    if (kind === 'ollama') {
+      const seeds = sent.map((q) => (q.body as { options: { seed: number } }).options.seed);
+      expect(seeds.sort()).toEqual([1, 2, 3]);
+    }
+  });
+
+  it('sends the n sequences at once, and stops every one of them when aborted', async () => {
+    sim.configure({ paused: true });
+    try {
+      const abort = new AbortController();
+      const r = { model, messages, maxTokens: 20, n: 3 };
+      const asked = client.chatStream(r, { onToken: () => {}, signal: abort.signal });
+      const open = kind === 'vllm' ? 1 : 3;
+      await expect.poll(() => sim.stats().inFlight).toBe(open);
+      abort.abort();
+      await expect(asked).rejects.toThrow();
+      await expect.poll(() => sim.stats().inFlight).toBe(0);
+    } finally {
+      sim.configure({ paused: false });
+    }
   });
 
   it('returns logprobs whose tokens make up the text', async () => {

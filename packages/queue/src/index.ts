@@ -15,6 +15,7 @@ export * from './queue-stats.js';
 export * from './queues.js';
 export * from './redis.js';
 export * from './routing.js';
+export * from './seats.js';
 export * from './speech-chunks.js';
 export * from './user-jobs.js';
 export * from './worker-lifecycle.js';

@@ -26,7 +26,10 @@ export interface Keys {
   idempotency(owner: string, key: string): string;
   chatStats(): string;
   /** BullMQ's own keys for a queue, read for queue position and depth. */
-  bull(queue: QueueName, suffix: 'wait' | 'prioritized' | 'active' | 'delayed' | 'meta' | 'paused'): string;
+  bull(
+    queue: QueueName,
+    suffix: 'wait' | 'prioritized' | 'active' | 'delayed' | 'meta' | 'paused' | 'marker',
+  ): string;
   workers(kind: 'llm' | 'tts'): string;
   cancelChannel(): string;
   fairUser(owner: string): string;
@@ -70,6 +73,13 @@ export interface Keys {
    * appends the subject (user id or client IP) to it.
    */
   rateLimit(scope: string): string;
+  /** What BullMQ puts before a job id in its keys of a queue (`<prefix><id>:lock` is the job's lock). */
+  bullJobPrefix(queue: QueueName): string;
+  /**
+   * The extra seats that jobs of n > 1 sequences hold of one server's cap: a hash, field = job id (same
+   * hash tag as the server's queue, whose concurrency and locks its script reads and writes).
+   */
+  seats(server: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -113,5 +123,7 @@ export function createKeys(prefix: string): Keys {
     userSseStreams: (owner) => `${prefix}:user:{${owner}}:sse`,
     userSpeechRequests: (owner) => `${prefix}:user:{${owner}}:speech`,
     rateLimit: (scope) => `${prefix}:rl:${scope}:`,
+    bullJobPrefix: (queue) => `${prefix}:${queue}:`,
+    seats: (server) => `${prefix}:seats:${server === SINGLE_SERVER ? QUEUE.chat : `{chat-${server}}`}`,
   };
 }

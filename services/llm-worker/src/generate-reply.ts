@@ -16,6 +16,11 @@ export interface ReplyDeps {
   llm: LlmClient;
   history: Pick<ConversationAdmin, 'recentTurns'>;
   settings: { maxContextTokens: number };
+  /**
+   * Holds `n` sequences of the server's cap (ServerSeats) until the returned release; waits while they do
+   * not fit. Absent: every job counts as one sequence, its own queue slot.
+   */
+  seats?: (n: number, signal: AbortSignal) => Promise<() => Promise<void>>;
 }
 
 /**
@@ -80,6 +85,9 @@ export async function generate(
   const dropped = () => (openai ? droppedCallerMessages(openai, fit) : 0);
   if (dropped() > 0) await onTrimmed(dropped());
   let result: Awaited<ReturnType<typeof call>>;
+  // n choices are n sequences at the backend at once (vLLM `n`, Ollama's runs): n of the server's cap.
+  const n = p.n ?? 1;
+  const release = n > 1 && deps.seats ? await deps.seats(n, signal) : null;
   try {
     result = await call(fit.messages);
   } catch (err) {
@@ -88,6 +96,8 @@ export async function generate(
     fit = await fitToContext(messages, { ...fitOpts, extraDropPairs: 1 });
     if (dropped() > 0) await onTrimmed(dropped());
     result = await call(fit.messages);
+  } finally {
+    await release?.();
   }
   return {
     content: result.content,

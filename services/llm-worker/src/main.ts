@@ -9,6 +9,7 @@ import {
   createRedis,
   endJob,
   runWorkerLifecycle,
+  ServerSeats,
   ttsChunkJobOptions,
   ttsJobOptions,
   ttsSealJobOptions,
@@ -140,7 +141,8 @@ async function serveServer(server: PoolServer) {
     baseUrl: server.baseUrl as string,
     timeoutMs: config.llm.timeoutMs,
     idleTimeoutMs: config.llm.idleTimeoutMs,
-    connections: server.workerConcurrency,
+    // Ollama runs the n choices of a job at once: up to the server's cap of requests from this process.
+    connections: server.concurrency,
     contextTokens: config.llm.maxContextTokens,
     keepAlive: config.llm.keepAlive,
     ...(server.apiKey ? { apiKey: server.apiKey } : {}),
@@ -164,7 +166,10 @@ async function serveServer(server: PoolServer) {
     inFlight: (d) => metrics.inFlight.inc({ backend }, d),
   };
   // The limit lives in Redis: every worker process sets the same value, so it holds across all of them.
-  await queue.setGlobalConcurrency(server.concurrency);
+  // It is the cap less the extra seats that running jobs of n > 1 sequences hold (ServerSeats); set from
+  // the live holders, so a worker starting beside them keeps theirs and one killed meanwhile loses its own.
+  const seats = new ServerSeats(storeRedis, keys, backend, server.concurrency);
+  await seats.reconcile();
   // Work stealing (pools only): after each job here, and every second, an idle server with free slots
   // takes jobs from the heads of other servers' lines.
   let stealing = false;
@@ -186,7 +191,7 @@ async function serveServer(server: PoolServer) {
 
   const worker = new Worker<ChatJobData>(
     keys.chatQueue(backend),
-    async (job, _token, signal) => {
+    async (job, token, signal) => {
       const jobLog = slog.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
       const priority = job.opts.priority ?? 0;
       const result = await processChatJob(
@@ -204,6 +209,10 @@ async function serveServer(server: PoolServer) {
           breaker,
           observe,
           userJobs,
+          seats: async (n, sig) => {
+            const held = await seats.take(job.id ?? job.data.job_id, token ?? '', n, sig);
+            return () => held.release();
+          },
           settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
           placement: {
             server: backend,
@@ -264,6 +273,10 @@ async function serveServer(server: PoolServer) {
       ],
     ).catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
   });
+  // A stalled job's worker died: if it held seats, they go back now rather than at the next wide job.
+  worker.on('stalled', () => {
+    seats.reconcile().catch((err: unknown) => slog.warn({ err }, 'could not reconcile the seats'));
+  });
   worker.on('error', (err) => slog.error({ err }, 'worker error'));
   // This process lost a job's lock (a long pause): BullMQ hands the job to another worker, so stop
   // generating it here. (Appends carry no status check; this is what keeps a stale worker quiet.)
@@ -279,6 +292,7 @@ async function serveServer(server: PoolServer) {
     llm,
     stop: () => {
       if (stealTimer) clearInterval(stealTimer);
+      seats.stop();
       breaker.stop();
     },
   };

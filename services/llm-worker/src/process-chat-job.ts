@@ -24,7 +24,7 @@ import {
 } from '@gateway/queue';
 import { OUTAGE_CODES } from './circuit-breaker.js';
 import { failpoint } from './failpoints.js';
-import { generate } from './generate-reply.js';
+import { generate, type ReplyDeps } from './generate-reply.js';
 import { TokenBuffer } from './token-buffer.js';
 
 export interface ChatJobDeps {
@@ -48,6 +48,8 @@ export interface ChatJobDeps {
   replySpeech?: (data: ChatJobData, attempt: number) => StreamingSpeech | null;
   /** In a pool of GPU servers: which server runs the job here, and how it leaves for another. */
   placement?: Placement;
+  /** A job of n > 1 choices holds n of its server's cap while it generates (see `generate`). */
+  seats?: ReplyDeps['seats'];
 }
 
 /** Speech of a reply while it streams: each token, then the end of the stream. */

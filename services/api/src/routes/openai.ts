@@ -37,6 +37,8 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     defaultModel: config.llm.model,
     allowed: config.llm.models,
   });
+  // Any server of the pool may get the job (routing does not look at n): the smallest cap bounds n.
+  const maxChoices = Math.min(...config.llm.pool.map((s) => s.concurrency));
   const speech = new SpeechService(deps);
   app.addHook('onClose', () => speech.close());
 
@@ -68,9 +70,9 @@ export const openaiRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app
     async (req, reply) => {
       const owner = ownerOf(req);
       const params = completionParams(req.body, config.llm.service);
-      // n choices are n sequences at the backend: more than the server runs at once cannot be served.
-      if (params.n > config.llm.concurrency) {
-        throw badParam('n', `n must be at most ${config.llm.concurrency} here (LLM_CONCURRENCY)`);
+      // n choices are n sequences of one GPU server's cap: more than a server runs at once cannot be served.
+      if (params.n > maxChoices) {
+        throw badParam('n', `n must be at most ${maxChoices} here (the GPU server's LLM_CONCURRENCY)`);
       }
       const characterId = req.body.character_id;
       const [model, character, backend, workers] = await Promise.all([
