@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type ClientMessage,
-  droppedCallerMessages,
-  fitClientMessages,
-} from './client-prompt.js';
+import { type ClientMessage, droppedCallerMessages, fitClientMessages } from './client-prompt.js';
 import { fitToContext } from './fit.js';
 import { NEUTRAL_OPENING, normalizeForGemma } from './messages.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildChatMessages, type ChatMessage, normalizeForGemma, NEUTRAL_OPENING } from './messages.js';
+import { buildChatMessages, type ChatMessage, NEUTRAL_OPENING, normalizeForGemma } from './messages.js';
 
 const u = (content: string): ChatMessage => ({ role: 'user', content });
 const a = (content: string): ChatMessage => ({ role: 'assistant', content });
