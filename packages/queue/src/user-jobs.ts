@@ -6,22 +6,27 @@ import { luaScript } from './lua.js';
  * KEYS: the owner's active job ids (zset scored by when each was added), the bytes of their requests (hash,
  * field = job id, plus `#total`, their running sum; same slot). ARGV: job id, job limit, ttl, now, this
  * request's bytes, byte budget (0: none).
- * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. A release only
- * removes the id, so `#total` may count ended jobs too (never too little): the common case costs O(1),
+ * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. Whether the job
+ * holds a slot already (a repeated acquire) is asked only where a cap would refuse it: otherwise ZADD NX
+ * answers it (nothing is added or counted twice). A release only removes the id, so `#total` may count
+ * ended jobs too (never too little): the common case costs O(1),
  * and only a request that would pass the budget by that sum pays for the exact count, which drops the
  * entries of jobs no longer active and rewrites `#total`. Returns {1, active, bytes held} when the job
  * holds a slot (also when it already did), {0, active, bytes held} when a cap refuses it.
  */
 const ACQUIRE = `
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, redis.call('ZCARD', KEYS[1]), 0} end
 local n = redis.call('ZCARD', KEYS[1])
-if n >= tonumber(ARGV[2]) then return {0, n, 0} end
+if n >= tonumber(ARGV[2]) then
+  if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n, 0} end
+  return {0, n, 0}
+end
 local budget = tonumber(ARGV[6])
 local bytes = tonumber(ARGV[5])
 local held = 0
 if budget > 0 then
   held = tonumber(redis.call('HGET', KEYS[2], '#total') or '0')
   if held + bytes > budget then
+    if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n, 0} end
     local live = {}
     for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do live[id] = true end
     local h = redis.call('HGETALL', KEYS[2])
@@ -36,11 +41,13 @@ if budget > 0 then
     redis.call('HSET', KEYS[2], '#total', held)
     if held + bytes > budget then return {0, n, held} end
   end
+end
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[4], ARGV[1]) == 0 then return {1, n, 0} end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+if budget > 0 then
   redis.call('HSET', KEYS[2], ARGV[1], bytes, '#total', held + bytes)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {1, n + 1, held + bytes}
 `;
 
