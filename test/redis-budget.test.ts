@@ -17,11 +17,13 @@ import { type Stack, startStack } from './support/stack.js';
 
 /**
  * What this test holds the gateway to, as a multiple of bare BullMQ measured in the same run. The
- * issue's target is 2x. The gateway measures 144.8-146.2 commands per job (it was 150, and 2.99x before
+ * issue's target is 2x. The gateway measures 144.8-146.3 commands per job (it was 150, and 2.99x before
  * that); bare BullMQ 60.1-69.0, as its worker fetches 3 to 4 times per job depending on timing, so the
- * ratio reads 2.18-2.43x. The bound guards what was reached, above the worst case of that spread.
+ * ratio reads 2.18-2.43x. The bound guards what was reached, with 0.1x over the worst case of that
+ * spread for timers (a queue-position read when a job still waits as its stream opens, blocked reads
+ * timing out).
  */
-const BUDGET = { commandsPerJob: 2.5 };
+const BUDGET = { commandsPerJob: 2.55 };
 /**
  * Per extra streamed token, when each token is its own flush window (30 ms > EVENT_FLUSH_MS): the worker
  * writes one XADD, and the api's blocking XREAD that fans it out is the only other command (with one
