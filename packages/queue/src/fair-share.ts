@@ -9,9 +9,9 @@ import { luaScript } from './lua.js';
  *
  * How the numbers move (per user, atomically in one hash):
  * - enqueue: `waiting += 1`, `ticket += 1/weight`; the job's priority is `ceil(ticket * SCALE)`.
- * - a job leaves the waiting line (starts, is cancelled while waiting, or expires): `waiting -= 1`; when
- *   it reaches 0 the ticket restarts at 0. Tickets only grow while the user has waiting jobs, so a user's
- *   own jobs keep their FIFO order; a user with nothing waiting starts again at the front.
+ * - a job leaves the waiting line (starts, is cancelled while waiting, or expires): `waiting -= 1`; the
+ *   next enqueue after it reached 0 restarts the ticket. Tickets only grow while the user has waiting
+ *   jobs, so a user's own jobs keep their FIFO order; a user with nothing waiting starts again at the front.
  * - a retried job re-enters with its old priority (BullMQ keeps it) and counts as waiting again.
  * BullMQ breaks ties between equal priorities by insertion order, so equal tickets are served FIFO.
  */
@@ -19,22 +19,32 @@ const SCALE = 16;
 /** BullMQ's highest priority number (2^21); tickets beyond it share the last place. */
 const MAX_PRIORITY = 2_097_152;
 
-/** KEYS: the user's counters, the user's weight (same slot). ARGV: ttl. Returns the new ticket. */
+/**
+ * KEYS: the user's counters, the user's weight (same slot). ARGV: ttl. Returns the new ticket. The first
+ * waiting job (the count was 0: the line emptied, or the counters are new) restarts the ticket; leaving
+ * does not reset it, so that the common leave is one command.
+ */
 const ENQUEUE = `
 local weight = tonumber(redis.call('GET', KEYS[2]) or '1')
 if not weight or weight <= 0 then weight = 1 end
-redis.call('HINCRBY', KEYS[1], 'waiting', 1)
-local t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', 1 / weight)
+local t
+if redis.call('HINCRBY', KEYS[1], 'waiting', 1) <= 1 then
+  t = tostring(1 / weight)
+  redis.call('HSET', KEYS[1], 'waiting', 1, 'ticket', t)
+else
+  t = redis.call('HINCRBYFLOAT', KEYS[1], 'ticket', 1 / weight)
+end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return t
 `;
 /**
- * KEYS: the user's counters. ARGV: none. One waiting job left; at zero the ticket restarts. Returns the
- * jobs still waiting.
+ * KEYS: the user's counters. ARGV: none. One waiting job left. Below zero the counters were gone (expired:
+ * HINCRBY made a key without expiry) or had drifted: they are dropped, and the next enqueue starts
+ * afresh. Returns the jobs still waiting.
  */
 const LEAVE = `
 local w = redis.call('HINCRBY', KEYS[1], 'waiting', -1)
-if w <= 0 then redis.call('HSET', KEYS[1], 'waiting', 0, 'ticket', 0) end
+if w < 0 then redis.call('DEL', KEYS[1]) end
 return w
 `;
 

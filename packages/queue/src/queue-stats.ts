@@ -14,7 +14,8 @@ local a = tonumber(h[1] or ARGV[1])
 local last = tonumber(h[3] or '0')
 local out = {'avg_ms', a * 0.9 + ms * 0.1, 'finished', tonumber(h[2] or '0') + 1, 'last_finish_at', now}
 local gap = now - last
-if last > 0 and gap >= 0 and gap < 60000 and redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) > 0 then
+-- Prioritized first: with fair share every waiting job is there, so a saturated queue answers in one read.
+if last > 0 and gap >= 0 and gap < 60000 and (redis.call('ZCARD', KEYS[3]) > 0 or redis.call('LLEN', KEYS[2]) > 0) then
   local g = tonumber(h[4] or gap)
   out[#out + 1] = 'gap_ms'
   out[#out + 1] = g * 0.9 + gap * 0.1
@@ -74,6 +75,12 @@ export class QueueStats {
       ms,
       now,
     );
+  }
+
+  /** Both figures of a waiting job's estimate (`slotGapMs`, `averageJobMs`) in one read. */
+  async timings(): Promise<{ slotGapMs: number | null; averageJobMs: number | null }> {
+    const [gap, avg] = await this.redis.hmget(this.statsKey, 'gap_ms', 'avg_ms');
+    return { slotGapMs: gap ? Number(gap) : null, averageJobMs: avg ? Number(avg) : null };
   }
 
   /** Milliseconds a waiting job waits per place in line, measured while the queue was saturated. */

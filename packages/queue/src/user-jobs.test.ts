@@ -59,4 +59,29 @@ describe('UserJobCounter', () => {
     await counter.release('bytes', a);
     expect(await counter.acquire('bytes', c, limits, 1_000)).toMatchObject({ acquired: true, bytes: 2_000 });
   });
+
+  it('keeps both keys under a TTL, pushing it back once it has run down by a tenth', async () => {
+    const limits = { jobs: 10, bytes: 10_000 };
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await Promise.all([a, b, c].map((id) => setStatus(id, 'queued')));
+    const set = keys.userActiveJobs('ttl');
+    const hash = keys.userRequestBytes('ttl');
+    await counter.acquire('ttl', a, limits, 100);
+    expect(await redis.ttl(set)).toBeGreaterThan(50);
+    expect(await redis.ttl(hash)).toBeGreaterThan(50);
+    // Run down by less than a tenth: the next acquire leaves the TTLs as they are.
+    await Promise.all([redis.expire(set, 57), redis.expire(hash, 57)]);
+    await counter.acquire('ttl', b, limits, 100);
+    expect(await redis.ttl(hash)).toBeLessThanOrEqual(57);
+    // The last push is a tenth of the TTL old: the next acquire pushes both back.
+    await redis.hset(hash, '#exp', Date.now() - 7_000);
+    await Promise.all([redis.expire(set, 5), redis.expire(hash, 5)]);
+    await counter.acquire('ttl', c, limits, 100);
+    expect(await redis.ttl(set)).toBeGreaterThan(50);
+    expect(await redis.ttl(hash)).toBeGreaterThan(50);
+    // Every job ended: the set is gone; the next job's set is new and gets its TTL at once.
+    await Promise.all([a, b, c].map((id) => counter.release('ttl', id)));
+    await counter.acquire('ttl', randomUUID(), limits, 100);
+    expect(await redis.ttl(set)).toBeGreaterThan(50);
+  });
 });

@@ -6,29 +6,41 @@ import { luaScript } from './lua.js';
  * KEYS: the owner's active job ids (zset scored by when each was added), the bytes of their requests (hash,
  * field = job id, plus `#total`, their running sum; same slot). ARGV: job id, job limit, ttl, now, this
  * request's bytes, byte budget (0: none).
- * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. A release only
- * removes the id, so `#total` may count ended jobs too (never too little): the common case costs O(1),
- * and only a request that would pass the budget by that sum pays for the exact count, which drops the
- * entries of jobs no longer active and rewrites `#total`. Returns {1, active, bytes held} when the job
+ * Checks and adds in one step, so a burst of parallel submits cannot pass a cap together. Whether the job
+ * holds a slot already (a repeated acquire) is asked only where a cap would refuse it: otherwise ZADD NX
+ * answers it (nothing is added or counted twice). A release only removes the id, so `#total` may count
+ * ended jobs too (never too little): the common case costs O(1), and only a request that would pass the
+ * budget by that sum pays for the exact count, which drops the entries of jobs no longer active and
+ * rewrites `#total`. Expiry: a new set gets its TTL, and both keys' TTLs are pushed back once the last
+ * push (`#exp`, ms, kept in the hash) is a tenth of the TTL old, so each key outlives the owner's last
+ * acquire by 0.9 TTL or more without two EXPIREs per job (without a byte budget there is no hash to keep
+ * `#exp` in: the set's TTL is pushed back every time). Returns {1, active, bytes held} when the job
  * holds a slot (also when it already did), {0, active, bytes held} when a cap refuses it.
  */
 const ACQUIRE = `
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, redis.call('ZCARD', KEYS[1]), 0} end
 local n = redis.call('ZCARD', KEYS[1])
-if n >= tonumber(ARGV[2]) then return {0, n, 0} end
+if n >= tonumber(ARGV[2]) then
+  if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n, 0} end
+  return {0, n, 0}
+end
 local budget = tonumber(ARGV[6])
 local bytes = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[3])
 local held = 0
+local fresh = false
 if budget > 0 then
-  held = tonumber(redis.call('HGET', KEYS[2], '#total') or '0')
+  local t = redis.call('HMGET', KEYS[2], '#total', '#exp')
+  held = tonumber(t[1] or '0')
+  fresh = tonumber(ARGV[4]) - tonumber(t[2] or '0') < ttl * 100
   if held + bytes > budget then
+    if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, n, 0} end
     local live = {}
     for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do live[id] = true end
     local h = redis.call('HGETALL', KEYS[2])
     local stale = {}
     held = 0
     for i = 1, #h, 2 do
-      if h[i] ~= '#total' then
+      if h[i] ~= '#total' and h[i] ~= '#exp' then
         if live[h[i]] then held = held + tonumber(h[i + 1]) else stale[#stale + 1] = h[i] end
       end
     end
@@ -36,11 +48,17 @@ if budget > 0 then
     redis.call('HSET', KEYS[2], '#total', held)
     if held + bytes > budget then return {0, n, held} end
   end
-  redis.call('HSET', KEYS[2], ARGV[1], bytes, '#total', held + bytes)
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[4], ARGV[1]) == 0 then return {1, n, 0} end
+if n == 0 or not fresh then redis.call('EXPIRE', KEYS[1], ttl) end
+if budget > 0 then
+  if fresh then
+    redis.call('HSET', KEYS[2], ARGV[1], bytes, '#total', held + bytes)
+  else
+    redis.call('HSET', KEYS[2], ARGV[1], bytes, '#total', held + bytes, '#exp', ARGV[4])
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
+end
 return {1, n + 1, held + bytes}
 `;
 

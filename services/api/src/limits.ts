@@ -1,6 +1,11 @@
-import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyRateLimit, {
+  type FastifyRateLimitStore,
+  type FastifyRateLimitStoreCtor,
+} from '@fastify/rate-limit';
 import { GatewayError } from '@gateway/contracts';
+import { luaScript } from '@gateway/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { ApiDeps } from './deps.js';
 
 type Check = ReturnType<FastifyInstance['createRateLimit']>;
@@ -10,6 +15,70 @@ type Check = ReturnType<FastifyInstance['createRateLimit']>;
  * (req.ip is undefined: the plugin's own default would throw a 500); such requests share one bucket.
  */
 const clientAddress = (req: FastifyRequest): string => req.ip ?? 'gone';
+
+/**
+ * KEYS[1] = one subject's counter in its fixed window. ARGV = window (ms), 1 when the caller needs the
+ * window's time left. Counts one request; the window starts (and the key gets its expiry) with its first
+ * request. Returns {count, ms left}, ms left -1 when not asked for (the caller knows when its window ends).
+ */
+const COUNT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return {n, tonumber(ARGV[1])}
+end
+if ARGV[2] ~= '1' then return {n, -1} end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {n, left}
+`;
+
+/** Window ends remembered per process; beyond this many, the lapsed ones are dropped (then all). */
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * The plugin's Redis store, cheaper: the same fixed windows under the same keys, counted by one script
+ * that reads the window's time left (PTTL) only when this process does not know it yet. The end of a
+ * window is remembered from the reply that started or first read it, so a subject's later requests in the
+ * same window cost the script and its INCR alone (the plugin's own store runs INCR and PTTL every time).
+ */
+function windowStore(redis: Redis, nameSpace: string) {
+  const count = luaScript<[number, number]>(redis, 'gwRateCount', 1, COUNT);
+  const ends = new Map<string, number>();
+  const remember = (key: string, end: number) => {
+    if (ends.size >= MAX_REMEMBERED) {
+      const now = Date.now();
+      for (const [k, e] of ends) if (e <= now) ends.delete(k);
+      if (ends.size >= MAX_REMEMBERED) ends.clear();
+    }
+    ends.set(key, end);
+  };
+  const store: FastifyRateLimitStore = {
+    incr(subject, cb, timeWindow) {
+      const key = nameSpace + subject;
+      const sent = Date.now();
+      const known = ends.get(key);
+      // A window this process saw start (or read) and that has not ended yet is still the live one:
+      // the key cannot be recreated before it expires.
+      const knowsEnd = known !== undefined && known > sent + 1_000;
+      count(key, timeWindow, knowsEnd ? 0 : 1).then(
+        ([current, left]) => {
+          if (left >= 0) remember(key, sent + left);
+          cb(null, { current, ttl: left >= 0 ? left : Math.max(0, (known ?? sent) - Date.now()) });
+        },
+        (err: Error) => cb(err),
+      );
+    },
+    child: () => store,
+  };
+  // The plugin builds its store with `new`: a function returning an object gives it that object.
+  return function WindowStore() {
+    return store;
+  } as unknown as FastifyRateLimitStoreCtor;
+}
 
 /**
  * One @fastify/rate-limit instance on its Redis store, in a scope of its own so that two of them (per
@@ -28,8 +97,7 @@ async function limiter(
   await app.register(async (child) => {
     await child.register(fastifyRateLimit, {
       global: false,
-      redis: deps.redis,
-      nameSpace: deps.keys.rateLimit(scope),
+      store: windowStore(deps.redis, deps.keys.rateLimit(scope)),
       max,
       timeWindow: windowSeconds * 1000,
       keyGenerator: keyGenerator ?? clientAddress,

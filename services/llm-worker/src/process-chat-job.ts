@@ -198,8 +198,10 @@ export async function processChatJob(
     deps.breaker?.onSuccess();
     if (firstTokenAt) deps.observe?.generation(Date.now() - firstTokenAt);
     deps.observe?.tokens(reply.usage.completion_tokens);
-    // The last tokens and the stored turn go out together; the reply is announced after both.
-    await complete(data, reply, deps, began, [buffer.flush(), leftLine.catch(() => {})], progress);
+    // The stored turn is written first; the tokens still buffered then go out in the same script as the
+    // reply that follows them (one write less than flushing them on their own).
+    const tail = buffer.take();
+    await complete(data, reply, deps, began, [tail.then(() => {}), leftLine.catch(() => {})], progress, tail);
     return { outcome: 'completed', reply };
   } catch (err) {
     buffer.discard();
@@ -278,6 +280,8 @@ async function complete(
   began: number,
   pending: Promise<void>[],
   progress: { ended: boolean },
+  /** Streamed text not written yet: it precedes the reply in the finishing write. */
+  tail: Promise<string>,
 ): Promise<void> {
   const now = Date.now();
   await Promise.all([
@@ -298,7 +302,11 @@ async function complete(
   ]);
   failpoint('after_store');
   const tts = ttsFor(data);
-  const events: JobEvent[] = [{ event: 'reply', data: reply }];
+  const rest = await tail;
+  const events: JobEvent[] = [
+    ...(rest ? [{ event: 'token' as const, data: { delta: rest } }] : []),
+    { event: 'reply', data: reply },
+  ];
   // `done` is always last: with speech to follow, the tts-worker sends it after the `tts` event.
   if (!speechFollows(data)) events.push({ event: 'done', data: { status: 'completed' } });
   const ended = await deps.jobs.finish(data.job_id, 'completed', { reply, tts }, events, now);

@@ -24,12 +24,13 @@ export async function estimateQueue(deps: ApiDeps, rec: JobRecord): Promise<Queu
   const queued = rec.status === 'queued';
   const server = serverOf(deps, rec);
   const stats = deps.pool.stats(server);
-  const [workers, position, gapMs, avgMs] = await Promise.all([
+  const [workers, position, times] = await Promise.all([
     deps.llmWorkers.online(),
     queued ? stats.position(rec.id) : Promise.resolve(null),
-    queued ? stats.slotGapMs() : Promise.resolve(null),
-    queued ? stats.averageJobMs() : Promise.resolve(null),
+    queued ? stats.timings() : Promise.resolve({ slotGapMs: null, averageJobMs: null }),
   ]);
+  const gapMs = times.slotGapMs;
+  const avgMs = times.averageJobMs;
   // The job starts after `position` slots free up: one every measured gap while saturated, or, before
   // any gap was seen, one every average run time divided by the server's cap.
   const perPlaceMs = gapMs ?? (avgMs ?? 2_000) / deps.pool.concurrency(server);

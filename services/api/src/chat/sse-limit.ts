@@ -11,14 +11,22 @@ if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
 
 /**
  * KEYS[1] = a user's open streams (zset: lease -> lapse time in ms). ARGV = now, lease, lapse, max.
- * Drops lapsed leases, then takes one if fewer than max are held. Returns {taken (0|1), held}.
+ * Takes a lease if fewer than max live ones are held. Lapsed leases are dropped only when the count
+ * reaches max (the only time they could change the answer; otherwise the key's expiry takes them), and
+ * the key expires with the new lease, the latest to lapse (leases lapse `leaseMs` after their last
+ * renewal; another instance's clock running ahead by less than the renewal period changes nothing, as
+ * its next renewal sets the expiry to the latest lease again). Steady state: ZCARD, ZADD, PEXPIREAT.
+ * Returns {taken (0|1), held}.
  */
 const ACQUIRE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local held = redis.call('ZCARD', KEYS[1])
-if held >= tonumber(ARGV[4]) then return {0, held} end
+if held >= tonumber(ARGV[4]) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  held = redis.call('ZCARD', KEYS[1])
+  if held >= tonumber(ARGV[4]) then return {0, held} end
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-${EXPIRE_WITH_LAST}
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return {1, held + 1}
 `;
 
