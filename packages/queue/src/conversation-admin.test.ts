@@ -82,7 +82,7 @@ describe('ConversationAdmin', () => {
         greeting: `hi ${i}`,
         jobId: `j${i}`,
       });
-      await admin.track(owner, id, `j${i}`, i < 5 ? 1_000 : 2_000 + i); // five share one time
+      await admin.track(owner, id, i < 5 ? 1_000 : 2_000 + i); // five share one time
       ids.push(id);
     }
     await redis.del(keys.conversation(ids[6]!)); // expired: dropped from the list on the way

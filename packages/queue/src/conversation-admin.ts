@@ -98,11 +98,21 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 return 1
 `;
 
+/**
+ * Puts a conversation at the top of its owner's list. KEYS: the owner's list. ARGV: conversation id, now,
+ * ttl. Returns nothing.
+ */
+const TRACK = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+`;
+
 export class ConversationAdmin {
   private readonly renameScript;
   private readonly deleteScript;
   private readonly regenScript;
   private readonly replaceScript;
+  private readonly trackScript;
 
   constructor(
     private readonly redis: Redis,
@@ -113,20 +123,16 @@ export class ConversationAdmin {
     this.deleteScript = luaScript(redis, 'gwDeleteConversation', 4, DELETE);
     this.regenScript = luaScript(redis, 'gwOpenRegeneration', 4, OPEN_REGENERATION);
     this.replaceScript = luaScript(redis, 'gwReplaceTurn', 3, REPLACE_TURN);
+    this.trackScript = luaScript(redis, 'gwTrackConversation', 1, TRACK);
   }
 
   /**
-   * Records a new job of a conversation: the conversation moves to the top of its owner's list, and the
-   * job is remembered for deletion. Two keys in two hash slots (the owner's and the conversation's), so
-   * two commands; each is idempotent.
+   * Moves a conversation to the top of its owner's list (a new job of it was accepted). The job itself is
+   * remembered for deletion by `ConversationStore.openTurn`, in the conversation's slot; this is the
+   * owner's slot, so its own command. Idempotent.
    */
-  async track(owner: string, id: string, jobId: string, now = Date.now()): Promise<void> {
-    const list = this.keys.userConversations(owner);
-    const jobs = this.keys.conversationJobs(id);
-    await Promise.all([
-      this.redis.multi().zadd(list, now, id).expire(list, this.ttlSeconds).exec(),
-      this.redis.multi().sadd(jobs, jobId).expire(jobs, this.ttlSeconds).exec(),
-    ]);
+  async track(owner: string, id: string, now = Date.now()): Promise<void> {
+    await this.trackScript(this.keys.userConversations(owner), id, now, this.ttlSeconds);
   }
 
   /**

@@ -21,29 +21,45 @@ export interface StoredTurn {
 
 /**
  * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
- * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
- * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now,
- * '1' to create (else '0'), conversation id. Returns {turn, head job id}, or {-1, ''} when the
- * conversation belongs to another owner, is unknown, or (create) already exists.
+ * becomes turn 0), refuses one owned by someone else, reserves the next turn number, puts the job in
+ * line and remembers it among the conversation's jobs (for deletion). KEYS: meta, turns, pending, jobs.
+ * ARGV: owner, character id, greeting JSON or '', job id, ttl, now (ms), '1' to create (else '0'),
+ * conversation id. Returns {turn, head job id}, or {-1, ''} when the conversation belongs to another
+ * owner, is unknown, or (create) already exists.
+ *
+ * Expiry costs no command on most turns: the line gets its TTL when this ZADD creates it (the line was
+ * empty: this job heads it), and the meta's and jobs' TTLs are pushed back only once a tenth of the TTL
+ * has run down since the last push (`ttl_at` in the meta, read with the owner), so an active
+ * conversation always has at least 0.9 of its TTL left.
  */
 const OPEN_TURN = `
-local owner = redis.call('HGET', KEYS[1], 'owner')
+local ttl, now = tonumber(ARGV[5]), tonumber(ARGV[6])
+local meta = redis.call('HMGET', KEYS[1], 'owner', 'ttl_at')
+local owner, push = meta[1], false
 if ARGV[7] == '1' then
   if owner then return {-1, ''} end
   redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'id', ARGV[8], 'character_id', ARGV[2], 'created_at', ARGV[6], 'next_turn', 0)
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[2], '0', ARGV[3])
-    redis.call('EXPIRE', KEYS[2], ARGV[5])
+    redis.call('EXPIRE', KEYS[2], ttl)
   end
+  push = true
 elseif owner ~= ARGV[1] then
   return {-1, ''}
+else
+  push = now - tonumber(meta[2] or '0') >= ttl * 100
 end
 local turn = redis.call('HINCRBY', KEYS[1], 'next_turn', 1)
 redis.call('ZADD', KEYS[3], turn, ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-local head = redis.call('ZRANGE', KEYS[3], 0, 0)
-return {turn, head[1] or ''}
+redis.call('SADD', KEYS[4], ARGV[4])
+local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+if head == ARGV[4] then redis.call('EXPIRE', KEYS[3], ttl) end
+if push then
+  redis.call('HSET', KEYS[1], 'ttl_at', now)
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[4], ttl)
+end
+return {turn, head or ''}
 `;
 
 /**
@@ -80,7 +96,7 @@ export class ConversationStore {
     private readonly keys: Keys,
     readonly ttlSeconds: number,
   ) {
-    this.openScript = luaScript(redis, 'gwOpenTurn', 3, OPEN_TURN);
+    this.openScript = luaScript(redis, 'gwOpenTurn', 4, OPEN_TURN);
     this.releaseScript = luaScript(redis, 'gwReleaseTurn', 1, RELEASE_TURN);
     this.saveScript = luaScript(redis, 'gwSaveTurn', 1, SAVE_TURN);
   }
@@ -105,6 +121,7 @@ export class ConversationStore {
       this.keys.conversation(o.id),
       this.keys.conversationTurns(o.id),
       this.keys.conversationPending(o.id),
+      this.keys.conversationJobs(o.id),
       o.owner,
       o.characterId ?? '',
       greeting ? JSON.stringify(greeting) : '',

@@ -118,8 +118,8 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
             otherGreetings.map((g) => expandMacros(g, names)),
           );
         }
-        // The owner's list of conversations, and the job ids that go when the conversation is deleted.
-        await deps.conversationAdmin.track(owner, conversationId, jobId);
+        // The owner's list of conversations (openTurn remembered the job for deletion).
+        await deps.conversationAdmin.track(owner, conversationId);
         const { turn, head } = opened;
         const ttsWanted = body.tts ?? config.tts.enabledByDefault;
         const data: ChatJobData = {
