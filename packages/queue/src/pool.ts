@@ -6,7 +6,7 @@ import type { FairShare } from './fair-share.js';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
 import { QueueStats } from './queue-stats.js';
-import { chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
+import { CHAT_EVENTS_MAX_LEN, chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
 import { expectedWaitMs, type Route, route, type ServerLoad, servesModel } from './routing.js';
 
 /**
@@ -93,7 +93,7 @@ export class ChatPool {
       const name = o.keys.chatQueue(info.name);
       this.members.set(info.name, {
         info,
-        queue: createQueue(name, o.queueRedis, o.keys),
+        queue: createQueue(name, o.queueRedis, o.keys, CHAT_EVENTS_MAX_LEN),
         stats: new QueueStats(o.redis, o.keys, name, o.keys.serverStats(info.name)),
         state: new BackendState(o.redis, o.keys, o.keys.serverState(info.name)),
         discovered: null,

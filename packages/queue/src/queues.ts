@@ -44,11 +44,28 @@ export function ttsJobOptions(
   };
 }
 
-export function createQueue(name: string, connection: ConnectionOptions | Redis, keys: Keys): Queue {
-  return new Queue(name, { connection: connection as ConnectionOptions, prefix: keys.prefix });
+/**
+ * BullMQ appends a few entries per job to each queue's event stream and keeps 10,000 by default. Nothing
+ * reads a chat queue's stream (our own per-job streams carry what clients see; only the speech queue has a
+ * QueueEvents reader, for standalone speech), so a chat queue keeps about 1,000: 160 bytes less per job
+ * while a backlog waits.
+ */
+export const CHAT_EVENTS_MAX_LEN = 1_000;
+
+export function createQueue(
+  name: string,
+  connection: ConnectionOptions | Redis,
+  keys: Keys,
+  eventsMaxLen?: number,
+): Queue {
+  return new Queue(name, {
+    connection: connection as ConnectionOptions,
+    prefix: keys.prefix,
+    ...(eventsMaxLen === undefined ? {} : { streams: { events: { maxLen: eventsMaxLen } } }),
+  });
 }
 
 export const createChatQueue = (connection: ConnectionOptions | Redis, keys: Keys) =>
-  createQueue(QUEUE.chat, connection, keys);
+  createQueue(QUEUE.chat, connection, keys, CHAT_EVENTS_MAX_LEN);
 export const createTtsQueue = (connection: ConnectionOptions | Redis, keys: Keys) =>
   createQueue(QUEUE.tts, connection, keys);
