@@ -1,4 +1,4 @@
-import { type ConversationMessage, GatewayError } from '@gateway/contracts';
+import { type ConversationMessage, GatewayError, type Lorebook } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { StoredTurn } from './conversations.js';
 import type { Keys } from './keys.js';
@@ -381,6 +381,21 @@ export class ConversationAdmin {
     return all
       .map((raw) => ({ turn: JSON.parse(raw) as TurnWithAlternatives, raw }))
       .sort((a, b) => a.turn.turn - b.turn.turn);
+  }
+
+  /**
+   * What a job that keeps its stored character by reference reads when it runs: the character's persona
+   * and lorebook as they are now (null: the owner deleted it meanwhile). Read from the owner's characters
+   * hash (the api's CharacterStore writes it).
+   */
+  async storedCharacter(
+    owner: string,
+    id: string,
+  ): Promise<{ persona: string | null; lorebook: Lorebook | null } | null> {
+    const raw = await this.redis.hget(this.keys.characters(owner), id);
+    if (!raw) return null;
+    const c = JSON.parse(raw) as { persona?: string; lorebook?: Lorebook | null };
+    return { persona: c.persona || null, lorebook: c.lorebook ?? null };
   }
 
   /**

@@ -1,4 +1,13 @@
-import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } from '@gateway/contracts';
+import {
+  type ChatJobData,
+  decodeChatJob,
+  encodeChatJob,
+  type JobErrorInfo,
+  type JobEvent,
+  type JobStatus,
+  type Reply,
+  type TtsInfo,
+} from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
@@ -87,7 +96,7 @@ export class JobStore {
       status: 'queued',
       created_at: data.created_at,
     };
-    if (extra.storeRequest !== false) fields.data = JSON.stringify(data);
+    if (extra.storeRequest !== false) fields.data = JSON.stringify(encodeChatJob(data));
     if (extra.tts) fields.tts = JSON.stringify(extra.tts);
     if (extra.priority) fields.priority = extra.priority;
     const args = fieldArgs(fields);
@@ -122,7 +131,7 @@ export class JobStore {
       cancelRequested: h.cancel_requested === '1',
       priority: Number(h.priority ?? 0),
       server: h.server || null,
-      data: json<ChatJobData>(h.data),
+      data: h.data ? decodeChatJob(JSON.parse(h.data)) : null,
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ChatJobData } from '@gateway/contracts';
+import { type ChatJobData, decodeChatJob, encodeChatJob } from '@gateway/contracts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BackendState } from './backend-state.js';
@@ -6,7 +6,7 @@ import type { FairShare } from './fair-share.js';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
 import { QueueStats } from './queue-stats.js';
-import { chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
+import { CHAT_EVENTS_MAX_LEN, chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
 import { expectedWaitMs, type Route, route, type ServerLoad, servesModel } from './routing.js';
 
 /**
@@ -93,7 +93,7 @@ export class ChatPool {
       const name = o.keys.chatQueue(info.name);
       this.members.set(info.name, {
         info,
-        queue: createQueue(name, o.queueRedis, o.keys),
+        queue: createQueue(name, o.queueRedis, o.keys, CHAT_EVENTS_MAX_LEN),
         stats: new QueueStats(o.redis, o.keys, name, o.keys.serverStats(info.name)),
         state: new BackendState(o.redis, o.keys, o.keys.serverState(info.name)),
         discovered: null,
@@ -284,7 +284,7 @@ export class ChatPool {
 
   private async enqueue(server: string, data: ChatJobData, priority: number): Promise<void> {
     const opts = chatJobOptions(data.job_id, this.o.retry);
-    await this.queue(server).add('chat', data, priority > 0 ? { ...opts, priority } : opts);
+    await this.queue(server).add('chat', encodeChatJob(data), priority > 0 ? { ...opts, priority } : opts);
   }
 
   /** A copy of a job found on the wrong queue (its record names `server`): put it where it belongs. */
@@ -304,7 +304,7 @@ export class ChatPool {
     let moved = 0;
     for (const job of waiting) {
       if (!job?.id) continue;
-      const data = job.data as ChatJobData;
+      const data = decodeChatJob(job.data);
       const r = await this.pick(data, from, true);
       if (!r.server || r.reason === 'none_healthy') {
         this.release(r.server);
@@ -407,7 +407,7 @@ export class ChatPool {
       const heads = await this.queue(donor.name).getJobs(['prioritized', 'wait'], 0, free * 2 - 1, true);
       for (const job of heads) {
         if (free <= 0) break;
-        const data = job?.data as ChatJobData | undefined;
+        const data = job?.data ? decodeChatJob(job.data) : undefined;
         if (!job?.id || !data || !servesModel(models, data.model)) continue;
         if (data.kind === 'roleplay' && data.turn > 1) continue;
         const ticket = (job.opts.priority ?? 0) > 0 ? await this.ticket(data.owner, to) : 0;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfigOrExit, type PoolServer } from '@gateway/config';
-import type { ChatJobData, TtsJobData } from '@gateway/contracts';
+import { type ChatJobData, decodeChatJob, type TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
 import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
@@ -189,8 +189,10 @@ async function serveServer(server: PoolServer) {
     async (job, _token, signal) => {
       const jobLog = slog.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
       const priority = job.opts.priority ?? 0;
+      // The queue holds the compact form (nulls and defaults left out): the one typed decode fills them.
+      const data = decodeChatJob(job.data);
       const result = await processChatJob(
-        job.data,
+        data,
         {
           llm,
           jobs,
@@ -204,11 +206,15 @@ async function serveServer(server: PoolServer) {
           breaker,
           observe,
           userJobs,
-          settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
+          settings: {
+            maxContextTokens: config.llm.maxContextTokens,
+            eventFlushMs: config.jobs.eventFlushMs,
+            lore: { scanDepth: config.roleplay.loreScanDepth, tokenBudget: config.roleplay.loreTokenBudget },
+          },
           placement: {
             server: backend,
-            forward: (to) => pool.forward(to, job.data, priority),
-            handOver: (attempt) => pool.handOver(job.data, priority, backend, attempt),
+            forward: (to) => pool.forward(to, data, priority),
+            handOver: (attempt) => pool.handOver(data, priority, backend, attempt),
           },
         },
         {
