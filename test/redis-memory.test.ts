@@ -14,11 +14,12 @@ import { RedisServer } from './support/redis-server.js';
 import { type Stack, startStack } from './support/stack.js';
 
 /**
- * The issue's target is 1024 bytes. The gateway measures about 3,000 here (one user, each job a new
- * conversation; it was 3,208 before the compact job data): this guards what was reached, the rest is
- * open (the conversation's three keys per new conversation are the next step).
+ * The issue's target is 1024 bytes. The gateway measures about 2,500 here (one user, each job a new
+ * conversation; it was 3,208 before the compact job data and the conversation's jobs folded into one
+ * sorted set): this guards what was reached, with room for the noise of used_memory (hash tables that
+ * double as keys are added). The rest is open.
  */
-const BYTES_PER_WAITING_JOB = 3_200;
+const BYTES_PER_WAITING_JOB = 2_700;
 const JOBS = 400;
 const PARALLEL = 8;
 
