@@ -23,14 +23,15 @@ export interface StoredTurn {
  * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
  * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
  * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now,
- * '1' to create (else '0'), conversation id. Returns {turn, head job id}, or {-1, ''} when the
+ * '1' to create (else '0'), conversation id (not stored: the key names it). Returns {turn, head job id}, or {-1, ''} when the
  * conversation belongs to another owner, is unknown, or (create) already exists.
  */
 const OPEN_TURN = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if ARGV[7] == '1' then
   if owner then return {-1, ''} end
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'id', ARGV[8], 'character_id', ARGV[2], 'created_at', ARGV[6], 'next_turn', 0)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'created_at', ARGV[6], 'next_turn', 0)
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'character_id', ARGV[2]) end
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[2], '0', ARGV[3])
     redis.call('EXPIRE', KEYS[2], ARGV[5])
