@@ -62,15 +62,18 @@ export type ChatJobData = z.infer<typeof ChatJobData>;
 
 /**
  * The stored form of a chat job (BullMQ's job data, a waiting turn's record), at most 1 KB of Redis a
- * waiting job (issue #15): nulls and defaults are left out, and a stored character keeps only its id,
- * name and voice (see `by_reference`). The fields the queue code reads from a raw job (ids, owner, turn,
- * kind, model) are always there. `decodeChatJob` is the one way back.
+ * waiting job (issue #15): nulls and defaults are left out, so are the job id and creation time (its
+ * holder has them), and a stored character keeps only its id, name and voice (see `by_reference`).
+ * `decodeChatJob` is the one way back.
  */
 export function encodeChatJob(data: ChatJobData): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'tts_mode' && v === 'realtime') continue;
+    if (k === 'kind' && v === 'roleplay') continue;
+    // Both are the holder's: BullMQ's job id and timestamp, the record's key and `created_at`.
+    if (k === 'job_id' || k === 'created_at') continue;
     if (k === 'character') continue;
     out[k] = v;
   }
@@ -89,10 +92,16 @@ export function encodeChatJob(data: ChatJobData): Record<string, unknown> {
   return out;
 }
 
-/** A stored chat job (`encodeChatJob`, or a full one written before it) back to its full, typed form. */
-export function decodeChatJob(raw: unknown): ChatJobData {
+/**
+ * A stored chat job (`encodeChatJob`, or a full one written before it) back to its full, typed form.
+ * `holder`: the id and creation time of what held it (BullMQ's job id and timestamp, or the record's).
+ */
+export function decodeChatJob(raw: unknown, holder: { job_id: string; created_at: number }): ChatJobData {
   const r = raw as Partial<ChatJobData> & { character?: Partial<CharacterSnapshot> };
   return {
+    job_id: holder.job_id,
+    created_at: holder.created_at,
+    kind: 'roleplay',
     ...r,
     character: {
       id: null,

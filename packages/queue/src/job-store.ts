@@ -133,7 +133,9 @@ export class JobStore {
       cancelRequested: h.cancel_requested === '1',
       priority: Number(h.priority ?? 0),
       server: h.server || null,
-      data: h.data ? decodeChatJob(JSON.parse(h.data)) : null,
+      data: h.data
+        ? decodeChatJob(JSON.parse(h.data), { job_id: id, created_at: Number(h.created_at ?? 0) })
+        : null,
     };
   }
 

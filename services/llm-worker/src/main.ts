@@ -187,10 +187,10 @@ async function serveServer(server: PoolServer) {
   const worker = new Worker<ChatJobData>(
     keys.chatQueue(backend),
     async (job, _token, signal) => {
-      const jobLog = slog.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
+      const jobLog = slog.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
       const priority = job.opts.priority ?? 0;
       // The queue holds the compact form (nulls and defaults left out): the one typed decode fills them.
-      const data = decodeChatJob(job.data);
+      const data = decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
       const result = await processChatJob(
         data,
         {
@@ -254,7 +254,7 @@ async function serveServer(server: PoolServer) {
       message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
     };
     const ending = {
-      id: job.data.job_id,
+      id: String(job.id),
       owner: job.data.owner,
       conversationId: job.data.conversation_id,
       server: backend,
@@ -268,7 +268,7 @@ async function serveServer(server: PoolServer) {
         { event: 'error', data: info },
         { event: 'done', data: { status: 'failed' } },
       ],
-    ).catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+    ).catch((e: unknown) => slog.error({ err: e, jobId: job.id }, 'could not fail a stalled job'));
   });
   worker.on('error', (err) => slog.error({ err }, 'worker error'));
   // This process lost a job's lock (a long pause): BullMQ hands the job to another worker, so stop
