@@ -325,7 +325,8 @@ describe('conversation management', () => {
       body: { content: '고쳤어요' },
     });
     expect(edit.status).toBe(200);
-    expect(await stack.redis.zcard(`${stack.prefix}:conv:{${id}}:pending`)).toBe(0);
+    // Out of the line: no job scored by a turn (an ended job stays listed, scored 0, for deletion).
+    expect(await stack.redis.zcount(`${stack.prefix}:conv:{${id}}:pending`, '(0', '+inf')).toBe(0);
     await stack.redis.zadd(`${stack.prefix}:conv:{${id}}:pending`, 1, a.job_id);
     const regen = await api<ChatJobAccepted>(me, `/conversations/${id}/regenerate`, { body: {} });
     expect(regen.status).toBe(202);

@@ -1,6 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { RedisAudioStore } from '@gateway/audio-store';
-import type { ChatJobAccepted, ChatJobData, ChatJobView, Reply, TtsChunkInfo } from '@gateway/contracts';
+import {
+  type ChatJobAccepted,
+  type ChatJobData,
+  type ChatJobView,
+  decodeChatJob,
+  type Reply,
+  type TtsChunkInfo,
+} from '@gateway/contracts';
 import { createLogger } from '@gateway/logger';
 import {
   createChatQueue,
@@ -70,7 +77,7 @@ async function runningChat(): Promise<ChatJobData> {
   const chat = createChatQueue(redis, keys());
   const queued = await chat.getJob(id).finally(() => chat.close());
   expect(await jobs.start(id)).toMatchObject({ started: true, attempt: 1 });
-  return queued!.data as ChatJobData;
+  return decodeChatJob(queued!.data, { job_id: id, created_at: queued!.timestamp });
 }
 
 const reply = (content: string): Reply => ({

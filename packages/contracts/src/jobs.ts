@@ -12,6 +12,11 @@ export const CharacterSnapshot = z.object({
   greeting: z.string().nullable(),
   /** The character's lorebook, with the server's defaults filled in (scan depth, token budget). */
   lorebook: Lorebook.nullable().optional(),
+  /**
+   * A stored character kept by reference: the job holds its id, name and voice only, and the llm-worker
+   * reads its persona and lorebook when the job runs (an edit made while it waits applies to it).
+   */
+  by_reference: z.literal(true).optional(),
 });
 export type CharacterSnapshot = z.infer<typeof CharacterSnapshot>;
 
@@ -54,6 +59,69 @@ export const ChatJobData = z.object({
   regenerate: z.boolean().optional(),
 });
 export type ChatJobData = z.infer<typeof ChatJobData>;
+
+/**
+ * The stored form of a chat job (BullMQ's job data, a waiting turn's record), at most 1 KB of Redis a
+ * waiting job (issue #15): nulls and defaults are left out, so are the job id and creation time (its
+ * holder has them), and a stored character keeps only its id, name and voice (see `by_reference`).
+ * `decodeChatJob` is the one way back.
+ */
+export function encodeChatJob(data: ChatJobData): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'tts_mode' && v === 'realtime') continue;
+    if (k === 'kind' && v === 'roleplay') continue;
+    // Both are the holder's: BullMQ's job id and timestamp, the record's key and `created_at`.
+    if (k === 'job_id' || k === 'created_at') continue;
+    if (k === 'character') continue;
+    out[k] = v;
+  }
+  const c: Partial<CharacterSnapshot> = data.character ?? {};
+  const character: Record<string, unknown> = {};
+  if (c.id) {
+    character.id = c.id;
+    character.by_reference = true;
+  }
+  if (c.name != null) character.name = c.name;
+  if (c.voice_id != null) character.voice_id = c.voice_id;
+  // An inline character (no id) has nothing to refer to: what it carries stays in the job.
+  if (!c.id && c.persona != null) character.persona = c.persona;
+  if (!c.id && c.lorebook) character.lorebook = c.lorebook;
+  if (Object.keys(character).length) out.character = character;
+  return out;
+}
+
+/**
+ * A stored chat job (`encodeChatJob`, or a full one written before it) back to its full, typed form.
+ * `holder`: the id and creation time of what held it (BullMQ's job id and timestamp, or the record's).
+ */
+export function decodeChatJob(raw: unknown, holder: { job_id: string; created_at: number }): ChatJobData {
+  const r = raw as Partial<ChatJobData> & { character?: Partial<CharacterSnapshot> };
+  return {
+    job_id: holder.job_id,
+    created_at: holder.created_at,
+    kind: 'roleplay',
+    ...r,
+    character: {
+      id: null,
+      name: null,
+      persona: null,
+      voice_id: null,
+      greeting: null,
+      ...r.character,
+    },
+    persona: r.persona ?? null,
+    scenario: r.scenario ?? null,
+    top_p: r.top_p ?? null,
+    stop: r.stop ?? null,
+    seed: r.seed ?? null,
+    tts: r.tts ?? false,
+    tts_mode: r.tts_mode ?? 'realtime',
+    voice_id: r.voice_id ?? null,
+    user_name: r.user_name ?? null,
+  } as ChatJobData;
+}
 
 export const TtsJobData = z.object({
   job_id: z.string(),

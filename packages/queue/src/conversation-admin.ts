@@ -1,4 +1,4 @@
-import { type ConversationMessage, GatewayError } from '@gateway/contracts';
+import { type ConversationMessage, GatewayError, type Lorebook } from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { StoredTurn } from './conversations.js';
 import type { Keys } from './keys.js';
@@ -47,26 +47,28 @@ return 1
 `;
 
 /**
- * KEYS: meta, turns, pending, jobs. ARGV: owner.
+ * KEYS: meta, turns, pending, jobs. ARGV: owner. The conversation's jobs are those of its pending set
+ * (ended ones scored 0), and those of the set of job ids that conversations created before it kept.
  * Returns {'ok', job ids...}, {'not_found'} or {'busy'}; on ok the conversation's keys are gone.
  */
 const DELETE = `
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'not_found'} end
-if redis.call('ZCARD', KEYS[3]) > 0 then return {'busy'} end
-local jobs = redis.call('SMEMBERS', KEYS[4])
+if redis.call('ZCOUNT', KEYS[3], '(0', '+inf') > 0 then return {'busy'} end
+local jobs = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, j in ipairs(redis.call('SMEMBERS', KEYS[4])) do table.insert(jobs, j) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 table.insert(jobs, 1, 'ok')
 return jobs
 `;
 
 /**
- * Puts a regeneration of the newest stored turn in the conversation's line.
- * KEYS: meta, turns, pending, jobs. ARGV: owner, job id, ttl, lookback.
+ * Puts a regeneration of the newest stored turn in the conversation's line (which also lists it for
+ * deletion). KEYS: meta, turns, pending, jobs (unused; kept so the script's keys stay). ARGV: owner, job id, ttl, lookback.
  * Returns {'ok', turn, turn JSON}, {'not_found'}, {'busy'} or {'nothing'} (no reply to a user message).
  */
 const OPEN_REGENERATION = `
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'not_found'} end
-if redis.call('ZCARD', KEYS[3]) > 0 then return {'busy'} end
+if redis.call('ZCOUNT', KEYS[3], '(0', '+inf') > 0 then return {'busy'} end
 local top = tonumber(redis.call('HGET', KEYS[1], 'next_turn') or '0')
 local lowest = math.max(0, top - tonumber(ARGV[4]))
 for t = top, lowest, -1 do
@@ -75,8 +77,6 @@ for t = top, lowest, -1 do
     if t == 0 then return {'nothing'} end
     redis.call('ZADD', KEYS[3], t, ARGV[2])
     redis.call('EXPIRE', KEYS[3], ARGV[3])
-    redis.call('SADD', KEYS[4], ARGV[2])
-    redis.call('EXPIRE', KEYS[4], ARGV[3])
     return {'ok', t, raw}
   end
 end
@@ -90,7 +90,7 @@ return {'nothing'}
  */
 const REPLACE_TURN = `
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return -1 end
-if ARGV[5] == '1' and redis.call('ZCARD', KEYS[3]) > 0 then return -2 end
+if ARGV[5] == '1' and redis.call('ZCOUNT', KEYS[3], '(0', '+inf') > 0 then return -2 end
 local now = redis.call('HGET', KEYS[2], ARGV[2])
 if not now then return -1 end
 if now ~= ARGV[3] then return 0 end
@@ -128,8 +128,8 @@ export class ConversationAdmin {
 
   /**
    * Moves a conversation to the top of its owner's list (a new job of it was accepted). The job itself is
-   * remembered for deletion by `ConversationStore.openTurn`, in the conversation's slot; this is the
-   * owner's slot, so its own command. Idempotent.
+   * listed for deletion by `ConversationStore.openTurn`, in the conversation's line; this is the owner's
+   * slot, so its own command. Idempotent.
    */
   async track(owner: string, id: string, now = Date.now()): Promise<void> {
     await this.trackScript(this.keys.userConversations(owner), id, now, this.ttlSeconds);
@@ -214,7 +214,7 @@ export class ConversationAdmin {
 
   /** Job ids in the conversation's line (queued or running turns; an ended one until it is released). */
   async pending(id: string): Promise<string[]> {
-    return this.redis.zrange(this.keys.conversationPending(id), '0', '-1');
+    return this.redis.zrangebyscore(this.keys.conversationPending(id), '(0', '+inf');
   }
 
   async title(id: string): Promise<string | null> {
@@ -387,6 +387,21 @@ export class ConversationAdmin {
     return all
       .map((raw) => ({ turn: JSON.parse(raw) as TurnWithAlternatives, raw }))
       .sort((a, b) => a.turn.turn - b.turn.turn);
+  }
+
+  /**
+   * What a job that keeps its stored character by reference reads when it runs: the character's persona
+   * and lorebook as they are now (null: the owner deleted it meanwhile). Read from the owner's characters
+   * hash (the api's CharacterStore writes it).
+   */
+  async storedCharacter(
+    owner: string,
+    id: string,
+  ): Promise<{ persona: string | null; lorebook: Lorebook | null } | null> {
+    const raw = await this.redis.hget(this.keys.characters(owner), id);
+    if (!raw) return null;
+    const c = JSON.parse(raw) as { persona?: string; lorebook?: Lorebook | null };
+    return { persona: c.persona || null, lorebook: c.lorebook ?? null };
   }
 
   /**

@@ -24,7 +24,13 @@ describe('ConversationStore.openTurn', () => {
     expect(await open(id, 'a', true)).toEqual({ turn: 1, head: 'a' });
     expect(await open(id, 'b')).toEqual({ turn: 2, head: 'a' });
     expect(await store.releaseTurn(id, 'a')).toBe('b');
-    expect((await redis.smembers(keys.conversationJobs(id))).sort()).toEqual(['a', 'b']);
+    // An ended job stays listed (scored 0), so deleting the conversation finds it.
+    expect(await redis.call('ZRANGE', keys.conversationPending(id), '0', '-1', 'WITHSCORES')).toEqual([
+      'a',
+      '0',
+      'b',
+      '2',
+    ]);
     expect(
       await store.openTurn({
         ...{ id, create: false, owner: 'x', characterId: null, greeting: null },
@@ -33,17 +39,12 @@ describe('ConversationStore.openTurn', () => {
     ).toBeNull();
   });
 
-  it('leaves no key of a conversation without its TTL, also when the line empties and fills again', async () => {
+  it('leaves no key of a conversation without its TTL, also after its line ran empty', async () => {
     const id = randomUUID();
     await open(id, 'a', true);
-    expect(await store.releaseTurn(id, 'a')).toBeNull(); // the line is empty: its key is gone
-    await open(id, 'b'); // and made again by this turn
-    for (const key of [
-      keys.conversation(id),
-      keys.conversationTurns(id),
-      keys.conversationPending(id),
-      keys.conversationJobs(id),
-    ]) {
+    expect(await store.releaseTurn(id, 'a')).toBeNull(); // no turn waits
+    await open(id, 'b');
+    for (const key of [keys.conversation(id), keys.conversationTurns(id), keys.conversationPending(id)]) {
       const ttl = await redis.ttl(key);
       expect(ttl, key).toBeGreaterThan(TTL * 0.9);
       expect(ttl, key).toBeLessThanOrEqual(TTL);
@@ -57,12 +58,12 @@ describe('ConversationStore.openTurn', () => {
     await redis.expire(keys.conversation(id), TTL - 30);
     await open(id, 'b');
     expect(await redis.ttl(keys.conversation(id))).toBeLessThanOrEqual(TTL - 30);
-    // Past a tenth since the last push: the next turn pushes the meta's and the jobs' TTLs back.
+    // Past a tenth since the last push: the next turn pushes the meta's and the line's TTLs back.
     await redis.hset(keys.conversation(id), 'ttl_at', Date.now() - TTL * 100 - 1);
     await redis.expire(keys.conversation(id), TTL - 70);
-    await redis.expire(keys.conversationJobs(id), TTL - 70);
+    await redis.expire(keys.conversationPending(id), TTL - 70);
     await open(id, 'c');
     expect(await redis.ttl(keys.conversation(id))).toBeGreaterThan(TTL - 5);
-    expect(await redis.ttl(keys.conversationJobs(id))).toBeGreaterThan(TTL - 5);
+    expect(await redis.ttl(keys.conversationPending(id))).toBeGreaterThan(TTL - 5);
   });
 });

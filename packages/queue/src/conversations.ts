@@ -21,16 +21,16 @@ export interface StoredTurn {
 
 /**
  * Opens a turn in one step (one round trip, one slot): creates the conversation when new (its greeting
- * becomes turn 0), refuses one owned by someone else, reserves the next turn number, puts the job in
- * line and remembers it among the conversation's jobs (for deletion). KEYS: meta, turns, pending, jobs.
- * ARGV: owner, character id, greeting JSON or '', job id, ttl, now (ms), '1' to create (else '0'),
- * conversation id. Returns {turn, head job id}, or {-1, ''} when the conversation belongs to another
- * owner, is unknown, or (create) already exists.
+ * becomes turn 0), refuses one owned by someone else, reserves the next turn number and puts the job in
+ * line. KEYS: meta, turns, pending. ARGV: owner, character id, greeting JSON or '', job id, ttl, now (ms),
+ * '1' to create (else '0'), conversation id (not stored: the key names it). Returns {turn, head job id},
+ * or {-1, ''} when the conversation belongs to another owner, is unknown, or (create) already exists.
  *
- * Expiry costs no command on most turns: the line gets its TTL when this ZADD creates it (the line was
- * empty: this job heads it), and the meta's and jobs' TTLs are pushed back only once a tenth of the TTL
- * has run down since the last push (`ttl_at` in the meta, read with the owner), so an active
- * conversation always has at least 0.9 of its TTL left.
+ * Expiry costs no command on most turns: the meta's and the line's TTLs are pushed back only once a
+ * tenth of the TTL has run down since the last push (`ttl_at` in the meta, read with the owner), so an
+ * active conversation always has at least 0.9 of its TTL left. (The line is never emptied while the
+ * conversation lives: ended jobs stay in it scored 0, so it never comes back without its TTL; a
+ * conversation from before that, with no `ttl_at`, is pushed on its next turn.)
  */
 const OPEN_TURN = `
 local ttl, now = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -38,7 +38,8 @@ local meta = redis.call('HMGET', KEYS[1], 'owner', 'ttl_at')
 local owner, push = meta[1], false
 if ARGV[7] == '1' then
   if owner then return {-1, ''} end
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'id', ARGV[8], 'character_id', ARGV[2], 'created_at', ARGV[6], 'next_turn', 0)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'created_at', ARGV[6], 'next_turn', 0)
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'character_id', ARGV[2]) end
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[2], '0', ARGV[3])
     redis.call('EXPIRE', KEYS[2], ttl)
@@ -51,24 +52,23 @@ else
 end
 local turn = redis.call('HINCRBY', KEYS[1], 'next_turn', 1)
 redis.call('ZADD', KEYS[3], turn, ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[4])
-local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-if head == ARGV[4] then redis.call('EXPIRE', KEYS[3], ttl) end
 if push then
   redis.call('HSET', KEYS[1], 'ttl_at', now)
   redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[4], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
 end
-return {turn, head or ''}
+local head = redis.call('ZRANGEBYSCORE', KEYS[3], '(0', '+inf', 'LIMIT', 0, 1)
+return {turn, head[1] or ''}
 `;
 
 /**
- * Takes an ended turn out of line. KEYS: pending. ARGV: job id. Returns the job id now at the head of the
- * line, or '' when none waits.
+ * Takes an ended turn out of line: its score becomes ENDED_SCORE, so the job stays listed for the
+ * conversation's deletion. KEYS: pending. ARGV: job id. Returns the job id now at the head of the line,
+ * or '' when none waits.
  */
 const RELEASE_TURN = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+redis.call('ZADD', KEYS[1], 'XX', 0, ARGV[1])
+local head = redis.call('ZRANGEBYSCORE', KEYS[1], '(0', '+inf', 'LIMIT', 0, 1)
 return head[1] or ''
 `;
 
@@ -83,8 +83,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 `;
 
 /**
- * Conversations: meta, finished turns (a hash keyed by turn number) and the pending turns (a sorted set
- * by turn number: only its head may run, so the turns of one conversation never overlap).
+ * Conversations: meta, finished turns (a hash keyed by turn number) and the conversation's jobs (a sorted
+ * set: a queued or running turn's job scored by its turn number, so that only the lowest may run and the
+ * turns never overlap; an ended one scored 0, kept so that deleting the conversation deletes its jobs).
+ * One small sorted set (a listpack) instead of a line plus a set of job ids: a waiting job of a new
+ * conversation costs one key less (issue #15).
  */
 export class ConversationStore {
   private readonly openScript;
@@ -96,7 +99,7 @@ export class ConversationStore {
     private readonly keys: Keys,
     readonly ttlSeconds: number,
   ) {
-    this.openScript = luaScript(redis, 'gwOpenTurn', 4, OPEN_TURN);
+    this.openScript = luaScript(redis, 'gwOpenTurn', 3, OPEN_TURN);
     this.releaseScript = luaScript(redis, 'gwReleaseTurn', 1, RELEASE_TURN);
     this.saveScript = luaScript(redis, 'gwSaveTurn', 1, SAVE_TURN);
   }
@@ -121,7 +124,6 @@ export class ConversationStore {
       this.keys.conversation(o.id),
       this.keys.conversationTurns(o.id),
       this.keys.conversationPending(o.id),
-      this.keys.conversationJobs(o.id),
       o.owner,
       o.characterId ?? '',
       greeting ? JSON.stringify(greeting) : '',

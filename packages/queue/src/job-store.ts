@@ -1,4 +1,13 @@
-import type { ChatJobData, JobErrorInfo, JobEvent, JobStatus, Reply, TtsInfo } from '@gateway/contracts';
+import {
+  type ChatJobData,
+  decodeChatJob,
+  encodeChatJob,
+  type JobErrorInfo,
+  type JobEvent,
+  type JobStatus,
+  type Reply,
+  type TtsInfo,
+} from '@gateway/contracts';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
@@ -78,16 +87,17 @@ export class JobStore {
     extra: { tts?: TtsInfo | null; priority?: number; storeRequest?: boolean } = {},
     events: JobEvent[] = [],
   ): Promise<boolean> {
+    // The id is the key's; a role-play job (the common kind) says nothing of its kind: a smaller record
+    // for every waiting job (issue #15).
     const fields: Record<string, string | number> = {
-      id: data.job_id,
       owner: data.owner,
       conversation_id: data.conversation_id,
       turn: data.turn,
-      kind: data.kind,
       status: 'queued',
       created_at: data.created_at,
     };
-    if (extra.storeRequest !== false) fields.data = JSON.stringify(data);
+    if (data.kind !== 'roleplay') fields.kind = data.kind;
+    if (extra.storeRequest !== false) fields.data = JSON.stringify(encodeChatJob(data));
     if (extra.tts) fields.tts = JSON.stringify(extra.tts);
     if (extra.priority) fields.priority = extra.priority;
     const args = fieldArgs(fields);
@@ -104,9 +114,10 @@ export class JobStore {
 
   async get(id: string): Promise<JobRecord | null> {
     const h = await this.redis.hgetall(this.keys.job(id));
-    if (!h.id) return null;
+    // A record always has a status (a hash with only a late `cancel_requested` is not one).
+    if (!h.status) return null;
     return {
-      id: h.id,
+      id,
       owner: h.owner ?? '',
       conversationId: h.conversation_id ?? '',
       turn: Number(h.turn ?? 0),
@@ -122,7 +133,9 @@ export class JobStore {
       cancelRequested: h.cancel_requested === '1',
       priority: Number(h.priority ?? 0),
       server: h.server || null,
-      data: json<ChatJobData>(h.data),
+      data: h.data
+        ? decodeChatJob(JSON.parse(h.data), { job_id: id, created_at: Number(h.created_at ?? 0) })
+        : null,
     };
   }
 

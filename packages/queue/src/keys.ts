@@ -18,8 +18,9 @@ export interface Keys {
   audioChunk(id: string, chunk: number, attempt?: number): string;
   conversation(id: string): string;
   conversationTurns(id: string): string;
+  /** The conversation's jobs: queued or running ones scored by turn, ended ones 0 (deleted with it). */
   conversationPending(id: string): string;
-  /** Ids of every job of a conversation (deleted with it). */
+  /** Ids of the jobs of a conversation created before its pending set kept them (deleted with it). */
   conversationJobs(id: string): string;
   /** A user's conversations: a sorted set scored by their last activity (ms). */
   userConversations(owner: string): string;

@@ -1,4 +1,4 @@
-import type { ChatJobData } from '@gateway/contracts';
+import { type ChatJobData, decodeChatJob, encodeChatJob } from '@gateway/contracts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BackendState } from './backend-state.js';
@@ -283,8 +283,12 @@ export class ChatPool {
   }
 
   private async enqueue(server: string, data: ChatJobData, priority: number): Promise<void> {
-    const opts = chatJobOptions(data.job_id, this.o.retry);
-    await this.queue(server).add('chat', data, priority > 0 ? { ...opts, priority } : opts);
+    // BullMQ's timestamp stands for the job's creation time (its data leaves it out). A fresh job's add
+    // is within milliseconds of it; a job that moves or waited behind its conversation's earlier turns
+    // names it (an option BullMQ then stores, so only those pay for it).
+    const base = chatJobOptions(data.job_id, this.o.retry);
+    const opts = Date.now() - data.created_at > 1_000 ? { ...base, timestamp: data.created_at } : base;
+    await this.queue(server).add('chat', encodeChatJob(data), priority > 0 ? { ...opts, priority } : opts);
   }
 
   /** A copy of a job found on the wrong queue (its record names `server`): put it where it belongs. */
@@ -304,7 +308,7 @@ export class ChatPool {
     let moved = 0;
     for (const job of waiting) {
       if (!job?.id) continue;
-      const data = job.data as ChatJobData;
+      const data = decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
       const r = await this.pick(data, from, true);
       if (!r.server || r.reason === 'none_healthy') {
         this.release(r.server);
@@ -407,7 +411,9 @@ export class ChatPool {
       const heads = await this.queue(donor.name).getJobs(['prioritized', 'wait'], 0, free * 2 - 1, true);
       for (const job of heads) {
         if (free <= 0) break;
-        const data = job?.data as ChatJobData | undefined;
+        const data = job?.id
+          ? decodeChatJob(job.data, { job_id: job.id, created_at: job.timestamp })
+          : undefined;
         if (!job?.id || !data || !servesModel(models, data.model)) continue;
         if (data.kind === 'roleplay' && data.turn > 1) continue;
         const ticket = (job.opts.priority ?? 0) > 0 ? await this.ticket(data.owner, to) : 0;

@@ -9,7 +9,8 @@ export interface RetryPolicy {
 
 /**
  * Options of every chat job: BullMQ keeps nothing after the end (our job record and event stream hold
- * the result), and retries back off exponentially with jitter so a recovering backend is not stampeded.
+ * the result, and nothing reads BullMQ's failed chat jobs), and retries back off exponentially with
+ * jitter so a recovering backend is not stampeded. BullMQ stores these options in every job's hash.
  */
 export function chatJobOptions(jobId: string, retry: RetryPolicy): JobsOptions {
   return {
@@ -17,9 +18,16 @@ export function chatJobOptions(jobId: string, retry: RetryPolicy): JobsOptions {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
     removeOnComplete: true,
-    removeOnFail: { age: 3_600, count: 10_000 },
+    removeOnFail: true,
   };
 }
+
+/**
+ * Entries BullMQ keeps in a chat queue's event stream (its default is about 10,000, some 150 bytes each).
+ * Nothing reads the chat queues' events (no QueueEvents listens to them; the speech queue keeps the
+ * default because standalone speech waits on its events), so a million waiting jobs need not hold them.
+ */
+export const CHAT_EVENTS_MAX_LEN = 100;
 
 /**
  * BullMQ priorities of speech jobs (lower number = sooner): a reply's realtime speech, then its delayed
@@ -44,14 +52,6 @@ export function ttsJobOptions(
   };
 }
 
-/**
- * BullMQ appends a few entries per job to each queue's event stream and keeps 10,000 by default. Nothing
- * reads a chat queue's stream (our own per-job streams carry what clients see; only the speech queue has a
- * QueueEvents reader, for standalone speech), so a chat queue keeps about 1,000: 160 bytes less per job
- * while a backlog waits.
- */
-export const CHAT_EVENTS_MAX_LEN = 1_000;
-
 export function createQueue(
   name: string,
   connection: ConnectionOptions | Redis,
@@ -61,7 +61,7 @@ export function createQueue(
   return new Queue(name, {
     connection: connection as ConnectionOptions,
     prefix: keys.prefix,
-    ...(eventsMaxLen === undefined ? {} : { streams: { events: { maxLen: eventsMaxLen } } }),
+    ...(eventsMaxLen ? { streams: { events: { maxLen: eventsMaxLen } } } : {}),
   });
 }
 

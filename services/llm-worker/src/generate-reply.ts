@@ -1,4 +1,4 @@
-import { type ChatJobData, isGatewayError, type Reply } from '@gateway/contracts';
+import { type ChatJobData, GatewayError, isGatewayError, type Reply } from '@gateway/contracts';
 
 import type { LlmClient } from '@gateway/llm-clients';
 import {
@@ -14,13 +14,37 @@ import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-p
 /** What generating one reply needs: the backend, the conversation's recent turns, the configured window. */
 export interface ReplyDeps {
   llm: LlmClient;
-  history: Pick<ConversationAdmin, 'recentTurns'>;
-  settings: { maxContextTokens: number };
+  history: Pick<ConversationAdmin, 'recentTurns'> & Partial<Pick<ConversationAdmin, 'storedCharacter'>>;
+  settings: { maxContextTokens: number; lore?: { scanDepth: number; tokenBudget: number } };
   /**
    * Holds `n` sequences of the server's cap (ServerSeats) until the returned release; waits while they do
    * not fit. Absent: every job counts as one sequence, its own queue slot.
    */
   seats?: (n: number, signal: AbortSignal) => Promise<() => Promise<void>>;
+}
+
+/**
+ * A job that keeps its stored character by reference gets the persona and lorebook the character has
+ * now: an edit made while the job waited applies. A character deleted meanwhile fails the job
+ * (`not_found`) rather than answering as someone without a persona.
+ */
+export async function withStoredCharacter(data: ChatJobData, deps: ReplyDeps): Promise<ChatJobData> {
+  const c = data.character;
+  if (!c.by_reference || !c.id) return data;
+  const stored = (await deps.history.storedCharacter?.(data.owner, c.id)) ?? null;
+  if (!stored) {
+    throw new GatewayError('not_found', `character ${c.id} was deleted before this turn ran`);
+  }
+  const lore = deps.settings.lore;
+  const lorebook =
+    stored.lorebook && lore
+      ? {
+          ...stored.lorebook,
+          scan_depth: stored.lorebook.scan_depth ?? lore.scanDepth,
+          token_budget: stored.lorebook.token_budget ?? lore.tokenBudget,
+        }
+      : stored.lorebook;
+  return { ...data, character: { ...c, persona: stored.persona, lorebook } };
 }
 
 /**
@@ -35,7 +59,7 @@ export const maxTurnsInWindow = (maxContextTokens: number) => Math.ceil(maxConte
  * fitted for the template), trimmed to the window, and streamed token by token to `onToken`.
  */
 export async function generate(
-  data: ChatJobData,
+  given: ChatJobData,
   deps: ReplyDeps,
   signal: AbortSignal,
   onToken: (delta: string) => void,
@@ -43,16 +67,18 @@ export async function generate(
 ): Promise<Reply> {
   const { llm } = deps;
   // Only the turns that could fit the window are read: the work per turn does not grow with the history.
-  const [turns, window] = await Promise.all([
-    data.kind === 'roleplay'
+  // The stored character (kept by reference) is read beside them.
+  const [data, turns, window] = await Promise.all([
+    withStoredCharacter(given, deps),
+    given.kind === 'roleplay'
       ? deps.history.recentTurns(
-          data.conversation_id,
-          data.turn,
+          given.conversation_id,
+          given.turn,
           maxTurnsInWindow(deps.settings.maxContextTokens),
         )
       : [],
     // The server's own context window (vLLM max_model_len) wins over the configured one.
-    llm.contextWindow(data.model, { signal }),
+    llm.contextWindow(given.model, { signal }),
   ]);
   const maxContextTokens = window ?? deps.settings.maxContextTokens;
   const openai = data.kind === 'openai' ? openAiPrompt(data) : null;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfigOrExit, type PoolServer } from '@gateway/config';
-import type { ChatJobData, TtsJobData } from '@gateway/contracts';
+import { type ChatJobData, decodeChatJob, type TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
 import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
@@ -192,10 +192,12 @@ async function serveServer(server: PoolServer) {
   const worker = new Worker<ChatJobData>(
     keys.chatQueue(backend),
     async (job, token, signal) => {
-      const jobLog = slog.child({ jobId: job.data.job_id, attempt: job.attemptsMade + 1 });
+      const jobLog = slog.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
       const priority = job.opts.priority ?? 0;
+      // The queue holds the compact form (nulls and defaults left out): the one typed decode fills them.
+      const data = decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
       const result = await processChatJob(
-        job.data,
+        data,
         {
           llm,
           jobs,
@@ -210,14 +212,18 @@ async function serveServer(server: PoolServer) {
           observe,
           userJobs,
           seats: async (n, sig) => {
-            const held = await seats.take(job.id ?? job.data.job_id, token ?? '', n, sig);
+            const held = await seats.take(String(job.id), token ?? '', n, sig);
             return () => held.release();
           },
-          settings: { maxContextTokens: config.llm.maxContextTokens, eventFlushMs: config.jobs.eventFlushMs },
+          settings: {
+            maxContextTokens: config.llm.maxContextTokens,
+            eventFlushMs: config.jobs.eventFlushMs,
+            lore: { scanDepth: config.roleplay.loreScanDepth, tokenBudget: config.roleplay.loreTokenBudget },
+          },
           placement: {
             server: backend,
-            forward: (to) => pool.forward(to, job.data, priority),
-            handOver: (attempt) => pool.handOver(job.data, priority, backend, attempt),
+            forward: (to) => pool.forward(to, data, priority),
+            handOver: (attempt) => pool.handOver(data, priority, backend, attempt),
           },
         },
         {
@@ -257,7 +263,7 @@ async function serveServer(server: PoolServer) {
       message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
     };
     const ending = {
-      id: job.data.job_id,
+      id: String(job.id),
       owner: job.data.owner,
       conversationId: job.data.conversation_id,
       server: backend,
@@ -271,7 +277,7 @@ async function serveServer(server: PoolServer) {
         { event: 'error', data: info },
         { event: 'done', data: { status: 'failed' } },
       ],
-    ).catch((e: unknown) => slog.error({ err: e, jobId: job.data.job_id }, 'could not fail a stalled job'));
+    ).catch((e: unknown) => slog.error({ err: e, jobId: job.id }, 'could not fail a stalled job'));
   });
   // A stalled job's worker died: if it held seats, they go back now rather than at the next wide job.
   worker.on('stalled', () => {

@@ -32,13 +32,18 @@ export interface ChatJobDeps {
   jobs: JobStore;
   conversations: ConversationStore;
   /** Reads the recent turns for a prompt; stores a regenerated reply as an alternative. */
-  history: Pick<ConversationAdmin, 'recentTurns' | 'saveAlternative'>;
+  history: Pick<ConversationAdmin, 'recentTurns' | 'saveAlternative'> &
+    Partial<Pick<ConversationAdmin, 'storedCharacter'>>;
   dispatcher: ChatDispatcher;
   stats: QueueStats;
   /** Puts the reply on the speech queue; must be idempotent (keyed by job id). */
   handOffTts: (data: ChatJobData, reply: Reply) => Promise<void>;
   log: Logger;
-  settings: { maxContextTokens: number; eventFlushMs: number };
+  settings: {
+    maxContextTokens: number;
+    eventFlushMs: number;
+    lore?: { scanDepth: number; tokenBudget: number };
+  };
   /** Tells whether a failure means the backend is down (then the job waits instead of spending an attempt). */
   breaker?: { onSuccess(): void; onFailure(err: GatewayError): Promise<boolean> };
   /** Gives the owner's slot back (USER_MAX_ACTIVE_JOBS) when the job ends; idempotent. */

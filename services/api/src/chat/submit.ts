@@ -73,9 +73,11 @@ export async function submitChatJob(deps: ApiDeps, input: SubmitInput): Promise<
     }
   }
   try {
-    // What the job will store: the request and the character it runs with (USER_MAX_QUEUED_BYTES).
-    const bytes =
-      Buffer.byteLength(JSON.stringify(body)) + Buffer.byteLength(JSON.stringify(input.character ?? null));
+    // What the job will store (USER_MAX_QUEUED_BYTES): the request, and of a stored character only what
+    // the job keeps by reference (its persona and lorebook stay in the character).
+    const c = input.character;
+    const kept = c ? { id: c.id, name: c.name, voice_id: c.voice_id } : null;
+    const bytes = Buffer.byteLength(JSON.stringify(body)) + Buffer.byteLength(JSON.stringify(kept));
     const data = await admitChatJob(
       deps,
       owner,
