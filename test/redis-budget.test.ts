@@ -6,14 +6,13 @@
  */
 import type { ChatJobAccepted } from '@gateway/contracts';
 import { createKeys, QUEUE } from '@gateway/queue';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../bench/support/procs.js';
 import { bareBullmq, type Cost, measure } from '../bench/support/redis-cost.js';
-import { guestSession } from './support/auth.js';
 import { call, readSse, waitFor } from './support/http.js';
-import { RedisServer } from './support/redis-server.js';
-import { type Stack, startStack } from './support/stack.js';
+import { type PrivateRedisStack, startOnPrivateRedis } from './support/private-redis.js';
+import type { RedisServer } from './support/redis-server.js';
+import type { Stack } from './support/stack.js';
 
 /**
  * What this test holds the gateway to, as a multiple of bare BullMQ measured in the same run. The
@@ -34,6 +33,7 @@ const TOKEN_BUDGET = { writes: 1, commands: 2.2 };
 const JOBS = 10;
 
 describe('Redis cost per chat job', () => {
+  let private_: PrivateRedisStack | undefined;
   let server: RedisServer;
   let stack: Stack;
   let probe: Redis;
@@ -41,21 +41,13 @@ describe('Redis cost per chat job', () => {
   let conversation: string | undefined;
 
   beforeAll(async () => {
-    server = new RedisServer(await freePort(), 'everysec');
-    await server.start();
-    probe = new Redis(server.url);
-    stack = await startStack({
+    ({ server, stack, probe, headers } = private_ = await startOnPrivateRedis({
       kind: 'vllm',
       sim: { replyTokens: 24 },
-      env: { REDIS_URL: server.url, LLM_CONCURRENCY: '8' },
-    });
-    headers = (await guestSession(stack.apiUrl)).headers;
+      env: { LLM_CONCURRENCY: '8' },
+    }));
   });
-  afterAll(async () => {
-    await stack?.stop();
-    probe?.disconnect();
-    await server?.stop();
-  });
+  afterAll(() => private_?.stop());
 
   /** One turn as a user takes it: submit, then follow the events to `done`. Returns the tokens seen. */
   const turn = async (extra: Record<string, unknown> = {}) => (await followTurn(extra)).tokens;

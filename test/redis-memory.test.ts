@@ -5,12 +5,11 @@
  * stored character with a long persona must not be copied into each job.
  */
 import type { Character, ChatJobAccepted } from '@gateway/contracts';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../bench/support/procs.js';
 import { guestSession } from './support/auth.js';
 import { call, waitFor } from './support/http.js';
-import { RedisServer } from './support/redis-server.js';
+import { type PrivateRedisStack, startOnPrivateRedis } from './support/private-redis.js';
 import { type Stack, startStack } from './support/stack.js';
 
 /**
@@ -24,27 +23,19 @@ const JOBS = 400;
 const PARALLEL = 8;
 
 describe('Redis memory of waiting chat jobs', () => {
-  let server: RedisServer;
+  let private_: PrivateRedisStack | undefined;
   let stack: Stack;
   let probe: Redis;
   let headers: Record<string, string>;
 
   beforeAll(async () => {
-    server = new RedisServer(await freePort(), 'everysec');
-    await server.start();
-    probe = new Redis(server.url);
-    stack = await startStack({
+    ({ stack, probe, headers } = private_ = await startOnPrivateRedis({
       kind: 'vllm',
       services: ['api'],
-      env: { REDIS_URL: server.url, USER_MAX_ACTIVE_JOBS: '100000', USER_MAX_QUEUED_BYTES: '100000000' },
-    });
-    headers = (await guestSession(stack.apiUrl)).headers;
+      env: { USER_MAX_ACTIVE_JOBS: '100000', USER_MAX_QUEUED_BYTES: '100000000' },
+    }));
   });
-  afterAll(async () => {
-    await stack?.stop();
-    probe?.disconnect();
-    await server?.stop();
-  });
+  afterAll(() => private_?.stop());
 
   const usedMemory = async () => {
     const info = await probe.info('memory');
