@@ -1,15 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { RedisAudioStore } from '@gateway/audio-store';
-import {
-  type ChatJobAccepted,
-  type ChatJobData,
-  type ChatJobView,
-  decodeChatJob,
-  type Reply,
-  type TtsChunkInfo,
-} from '@gateway/contracts';
+import type { ChatJobAccepted, ChatJobData, ChatJobView, Reply, TtsChunkInfo } from '@gateway/contracts';
 import { createLogger } from '@gateway/logger';
 import {
+  chatJobOf,
   createChatQueue,
   createKeys,
   createRedis,
@@ -77,7 +71,7 @@ async function runningChat(): Promise<ChatJobData> {
   const chat = createChatQueue(redis, keys());
   const queued = await chat.getJob(id).finally(() => chat.close());
   expect(await jobs.start(id)).toMatchObject({ started: true, attempt: 1 });
-  return decodeChatJob(queued!.data, { job_id: id, created_at: queued!.timestamp });
+  return chatJobOf(queued!);
 }
 
 const reply = (content: string): Reply => ({

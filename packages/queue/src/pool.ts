@@ -1,4 +1,4 @@
-import { type ChatJobData, decodeChatJob, encodeChatJob } from '@gateway/contracts';
+import { type ChatJobData, encodeChatJob } from '@gateway/contracts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BackendState } from './backend-state.js';
@@ -6,7 +6,7 @@ import type { FairShare } from './fair-share.js';
 import type { Keys } from './keys.js';
 import { luaScript } from './lua.js';
 import { QueueStats } from './queue-stats.js';
-import { CHAT_EVENTS_MAX_LEN, chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
+import { CHAT_EVENTS_MAX_LEN, chatJobOf, chatJobOptions, createQueue, type RetryPolicy } from './queues.js';
 import { expectedWaitMs, type Route, route, type ServerLoad, servesModel } from './routing.js';
 
 /**
@@ -308,7 +308,7 @@ export class ChatPool {
     let moved = 0;
     for (const job of waiting) {
       if (!job?.id) continue;
-      const data = decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
+      const data = chatJobOf(job);
       const r = await this.pick(data, from, true);
       if (!r.server || r.reason === 'none_healthy') {
         this.release(r.server);
@@ -411,9 +411,7 @@ export class ChatPool {
       const heads = await this.queue(donor.name).getJobs(['prioritized', 'wait'], 0, free * 2 - 1, true);
       for (const job of heads) {
         if (free <= 0) break;
-        const data = job?.id
-          ? decodeChatJob(job.data, { job_id: job.id, created_at: job.timestamp })
-          : undefined;
+        const data = job?.id ? chatJobOf(job) : undefined;
         if (!job?.id || !data || !servesModel(models, data.model)) continue;
         if (data.kind === 'roleplay' && data.turn > 1) continue;
         const ticket = (job.opts.priority ?? 0) > 0 ? await this.ticket(data.owner, to) : 0;

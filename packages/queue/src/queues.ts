@@ -1,4 +1,5 @@
-import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
+import { type ChatJobData, decodeChatJob } from '@gateway/contracts';
+import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Keys, QUEUE } from './keys.js';
 
@@ -21,6 +22,13 @@ export function chatJobOptions(jobId: string, retry: RetryPolicy): JobsOptions {
     removeOnFail: true,
   };
 }
+
+/**
+ * The chat job a BullMQ job holds: its compact data, with BullMQ's id and timestamp standing for the
+ * job's id and creation time.
+ */
+export const chatJobOf = (job: Pick<Job, 'id' | 'data' | 'timestamp'>): ChatJobData =>
+  decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
 
 /**
  * Entries BullMQ keeps in a chat queue's event stream (its default is about 10,000, some 150 bytes each).

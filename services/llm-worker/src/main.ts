@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfigOrExit, type PoolServer } from '@gateway/config';
-import { type ChatJobData, decodeChatJob, type TtsJobData } from '@gateway/contracts';
+import type { ChatJobData, TtsJobData } from '@gateway/contracts';
 import { createLlmClient } from '@gateway/llm-clients';
 import { createLogger } from '@gateway/logger';
 import { boundPort, createRegistry, LlmWorkerMetrics, startMetricsServer } from '@gateway/metrics';
 import {
+  chatJobOf,
   createChatContext,
   createRedis,
   endJob,
@@ -195,7 +196,7 @@ async function serveServer(server: PoolServer) {
       const jobLog = slog.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
       const priority = job.opts.priority ?? 0;
       // The queue holds the compact form (nulls and defaults left out): the one typed decode fills them.
-      const data = decodeChatJob(job.data, { job_id: String(job.id), created_at: job.timestamp });
+      const data = chatJobOf(job);
       const result = await processChatJob(
         data,
         {
@@ -262,10 +263,11 @@ async function serveServer(server: PoolServer) {
       code: 'job_stalled',
       message: `the job's worker stopped ${job.opts.attempts ?? 1}+ times`,
     };
+    const data = chatJobOf(job);
     const ending = {
-      id: String(job.id),
-      owner: job.data.owner,
-      conversationId: job.data.conversation_id,
+      id: data.job_id,
+      owner: data.owner,
+      conversationId: data.conversation_id,
       server: backend,
     };
     void endJob(
