@@ -5,7 +5,7 @@ export {
   fitClientMessages,
 } from './client-prompt.js';
 export { type FitOptions, type FitResult, fitToContext, type TokenCounter } from './fit.js';
-export { formatLore, type LoreEntry, type LoreOptions, selectLore } from './lorebook.js';
+export { formatLore, type LoreEntry, type LoreOptions, selectLore, withLoreDefaults } from './lorebook.js';
 export { expandMacros, expandMacrosIn, type MacroNames } from './macros.js';
 export {
   buildChatMessages,

@@ -1,4 +1,17 @@
+import type { Lorebook } from '@gateway/contracts';
 import { estimateContentTokens } from './tokens.js';
+
+/** A card's lorebook with the server's scan depth and token budget where the card names none. */
+export function withLoreDefaults(
+  lorebook: Lorebook,
+  defaults: { scanDepth: number; tokenBudget: number },
+): Lorebook {
+  return {
+    ...lorebook,
+    scan_depth: lorebook.scan_depth ?? defaults.scanDepth,
+    token_budget: lorebook.token_budget ?? defaults.tokenBudget,
+  };
+}
 
 /** A lorebook entry (SillyTavern `character_book.entries[]`), as the gateway keeps it. */
 export interface LoreEntry {

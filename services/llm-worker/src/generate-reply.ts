@@ -7,6 +7,7 @@ import {
   estimateTokens,
   fitToContext,
   normalizeForGemma,
+  withLoreDefaults,
 } from '@gateway/prompt';
 import type { ConversationAdmin } from '@gateway/queue';
 import { backendFields, buildPrompt, openAiPrompt, replyExtras } from './build-prompt.js';
@@ -36,14 +37,7 @@ export async function withStoredCharacter(data: ChatJobData, deps: ReplyDeps): P
     throw new GatewayError('not_found', `character ${c.id} was deleted before this turn ran`);
   }
   const lore = deps.settings.lore;
-  const lorebook =
-    stored.lorebook && lore
-      ? {
-          ...stored.lorebook,
-          scan_depth: stored.lorebook.scan_depth ?? lore.scanDepth,
-          token_budget: stored.lorebook.token_budget ?? lore.tokenBudget,
-        }
-      : stored.lorebook;
+  const lorebook = stored.lorebook && lore ? withLoreDefaults(stored.lorebook, lore) : stored.lorebook;
   return { ...data, character: { ...c, persona: stored.persona, lorebook } };
 }
 

@@ -9,7 +9,7 @@ import {
   GatewayError,
   type TtsInfo,
 } from '@gateway/contracts';
-import { expandMacros } from '@gateway/prompt';
+import { expandMacros, withLoreDefaults } from '@gateway/prompt';
 import { modelNotServed } from '@gateway/queue';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../errors.js';
@@ -189,11 +189,7 @@ export function withRoleplayDefaults(deps: ApiDeps, c: CharacterSnapshot): Chara
   const { loreScanDepth, loreTokenBudget } = deps.config.roleplay;
   return {
     ...c,
-    lorebook: {
-      ...c.lorebook,
-      scan_depth: c.lorebook.scan_depth ?? loreScanDepth,
-      token_budget: c.lorebook.token_budget ?? loreTokenBudget,
-    },
+    lorebook: withLoreDefaults(c.lorebook, { scanDepth: loreScanDepth, tokenBudget: loreTokenBudget }),
   };
 }
 
